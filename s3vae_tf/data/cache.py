@@ -1,0 +1,91 @@
+"""Prepared arrays on disk: one .npy per array plus a manifest with checksums and parameters.
+
+A cache whose manifest, parameters or checksums do not match is reported and rebuilt, never used.
+Files are written atomically and read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from s3vae_tf.errors import DataError
+from s3vae_tf.io import atomic_path, atomic_write_text, sha256_file
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+
+
+class ArrayCache:
+    """A directory of named numpy arrays, valid only for the parameters it was built with."""
+
+    def __init__(self, directory: Path, params: Mapping[str, Any]):
+        self.directory = Path(directory)
+        self.params = json.loads(json.dumps(dict(params)))  # normalise tuples etc. to JSON types
+
+    def load(self, verify: bool = True) -> dict[str, np.ndarray] | None:
+        """Return the arrays, or None (with the reason logged) when the cache is absent or invalid."""
+        manifest_path = self.directory / MANIFEST
+        if not manifest_path.exists():
+            return None
+        problem = None
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            if manifest.get("params") != self.params:
+                problem = "it was prepared with other parameters"
+            else:
+                arrays = {}
+                for name, entry in manifest["arrays"].items():
+                    path = self.directory / f"{name}.npy"
+                    if verify and sha256_file(path) != entry["sha256"]:
+                        problem = f"{path.name} does not match its checksum"
+                        break
+                    array = np.load(path, allow_pickle=False)
+                    if list(array.shape) != entry["shape"] or str(array.dtype) != entry["dtype"]:
+                        problem = f"{path.name} has the wrong shape or dtype"
+                        break
+                    arrays[name] = array
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            problem = f"it cannot be read ({exc})"
+        if problem:
+            log.warning("cache %s is stale or corrupt: %s; rebuilding it", self.directory, problem)
+            print(f"cache {self.directory} is stale or corrupt: {problem}; rebuilding it", flush=True)
+            return None
+        return arrays
+
+    def ensure_writable(self) -> None:
+        """Fail now, not after an expensive preparation, when the cache directory cannot be written."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self.directory / ".write-test"):
+                pass
+            (self.directory / ".write-test").unlink()
+        except OSError as exc:
+            raise DataError(f"cannot write prepared data to {self.directory}: {exc.strerror or exc}") from None
+
+    def save(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Write every array, then the manifest last: a cache without a manifest is never read."""
+        try:
+            self._save(arrays)
+        except OSError as exc:
+            raise DataError(f"cannot write prepared data to {self.directory}: {exc.strerror or exc}") from None
+
+    def _save(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        manifest_path = self.directory / MANIFEST
+        if manifest_path.exists():
+            manifest_path.unlink()
+        entries = {}
+        for name, array in arrays.items():
+            array = np.ascontiguousarray(array)
+            path = self.directory / f"{name}.npy"
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, array, allow_pickle=False)
+            entries[name] = {"sha256": sha256_file(path), "shape": list(array.shape), "dtype": str(array.dtype)}
+        atomic_write_text(manifest_path, json.dumps({"params": self.params, "arrays": entries}, indent=2))

@@ -1,0 +1,99 @@
+"""tf.data pipelines over prepared arrays: what a training or evaluation step consumes.
+
+Each batch is a dict:
+
+* ``frames``: float32 (B, T, H, W, C) in [0, 255 / pixel_scale];
+* ``positive_order``: int32 (B, T), a random permutation of the frames per clip. The positive clip of
+  the triplet loss is ``tf.gather(frames, positive_order, batch_dims=1)``: the pipeline hands over the
+  order instead of a second copy of the clip, which halves its memory traffic and lets the model reuse
+  the anchor's conv features. Negatives are other clips of the same batch.
+* ``flow_moving`` / ``flow_direction`` (B, T-1, G*G) or ``landmarks`` (B, T, 3): DFP labels;
+* ``static_labels`` (B, S) and ``dynamic_labels`` (B, T, D): ground truth (baseline-sv, evaluation).
+
+Order and permutations are stateless functions of (seed, epoch, step): a resumed run sees exactly the
+batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import tensorflow as tf
+
+_LABEL_KEYS = {
+    "static": "static_labels",
+    "dynamic": "dynamic_labels",
+    "flow_moving": "flow_moving",
+    "flow_direction": "flow_direction",
+    "landmarks": "landmarks",
+}
+
+
+class ClipSource:
+    """Prepared arrays of one split held once as tensors, gathered into batches on demand."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], pixel_scale: float):
+        if "frames" not in arrays or len(arrays["frames"]) == 0:
+            raise ValueError("a split needs a non-empty 'frames' array")
+        self.size = int(len(arrays["frames"]))
+        self.frames_per_clip = int(arrays["frames"].shape[1])
+        self.pixel_scale = float(pixel_scale)
+        self.tensors = {"frames": tf.constant(arrays["frames"])}
+        for key, name in _LABEL_KEYS.items():
+            if key in arrays:
+                self.tensors[name] = tf.constant(arrays[key])
+
+    def batch(self, indices: tf.Tensor, order_seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The clips at ``indices`` as a training batch, with positive orders drawn from ``order_seed``."""
+        out = {name: tf.gather(t, indices) for name, t in self.tensors.items()}
+        out["frames"] = tf.cast(out["frames"], tf.float32) / self.pixel_scale
+        if "static_labels" in out:
+            out["static_labels"] = tf.cast(out["static_labels"], tf.int32)
+            out["dynamic_labels"] = tf.cast(out["dynamic_labels"], tf.int32)
+        keys = tf.random.stateless_uniform((tf.shape(indices)[0], self.frames_per_clip), seed=order_seed)
+        out["positive_order"] = tf.argsort(keys, axis=1, stable=True, direction="ASCENDING")
+        return out
+
+
+def training_dataset(
+    source: ClipSource,
+    batch_size: int,
+    steps_per_epoch: int,
+    first_epoch: int,
+    epochs: int,
+    seed: int,
+) -> tf.data.Dataset:
+    """Batches for epochs ``first_epoch .. epochs - 1``, ``steps_per_epoch`` each, reshuffled per epoch."""
+    n, per_epoch = source.size, steps_per_epoch * batch_size
+    repeats = -(-per_epoch // n)
+
+    def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+        perms = [
+            tf.argsort(tf.random.stateless_uniform((n,), seed=tf.stack([tf.cast(seed, tf.int64), epoch * 1009 + r])))
+            for r in range(repeats)
+        ]
+        indices = tf.reshape(tf.concat(perms, axis=0)[:per_epoch], (steps_per_epoch, batch_size))
+        steps = tf.data.Dataset.from_tensor_slices(indices).enumerate()
+        return steps.map(lambda step, idx: (epoch, step, idx))
+
+    def to_batch(epoch, step, idx):
+        return source.batch(idx, tf.stack([tf.cast(seed, tf.int64) + 7919, epoch * 1_000_003 + step]))
+
+    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches)
+    return ds.map(to_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def evaluation_dataset(source: ClipSource, batch_size: int, steps: int = 0, seed: int = 0) -> tuple[tf.data.Dataset, int]:
+    """Fixed-order batches over the split (``steps`` of them, 0 = all full batches) and the step count."""
+    batch_size = min(batch_size, source.size)
+    available = source.size // batch_size
+    steps = min(steps, available) if steps else available
+    indices = tf.reshape(tf.range(steps * batch_size), (steps, batch_size))
+    ds = tf.data.Dataset.from_tensor_slices(indices).enumerate()
+    ds = ds.map(
+        lambda step, idx: source.batch(idx, tf.stack([tf.cast(seed, tf.int64) + 104729, step])),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return ds.prefetch(tf.data.AUTOTUNE), steps

@@ -1,0 +1,83 @@
+"""Dataset name -> what it looks like and how to prepare it.
+
+Every dataset prepares the same arrays per split (uint8 ``frames`` (N, T, H, W, C), int32 ``static``
+(N, S) and ``dynamic`` (N, T, D) ground-truth labels) plus its self-supervision signal: ``flow_moving`` /
+``flow_direction`` (N, T-1, G*G) for the flow grid, or ``landmarks`` (N, T, 3) for faces.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from s3vae_tf.config import DataConfig
+from s3vae_tf.errors import UsageError
+
+Prepared = dict[str, dict[str, np.ndarray]]  # split -> array name -> array
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Shapes, label heads and self-supervision signal of one dataset, and its preparation."""
+
+    name: str
+    frames: int
+    frame_size: int
+    channels: int
+    pixel_scale: float  # float pixel = uint8 / pixel_scale
+    static_heads: tuple[tuple[str, int], ...]
+    dynamic_heads: tuple[tuple[str, int], ...]
+    dfp_signal: str  # "flow" or "landmarks"
+    prepare: Callable[[DataConfig, Path], Prepared]
+    source: str = ""
+    licence: str = ""
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        return 0.0, 255.0 / self.pixel_scale
+
+
+_REGISTRY: dict[str, DatasetSpec] = {}
+
+
+def register(spec: DatasetSpec) -> DatasetSpec:
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def names() -> tuple[str, ...]:
+    _load_builtin()
+    return tuple(sorted(_REGISTRY))
+
+
+def get(name: str) -> DatasetSpec:
+    """The spec registered under ``name``; unknown names are a usage error listing the known ones."""
+    _load_builtin()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UsageError(f"unknown dataset {name!r}; choose one of {', '.join(sorted(_REGISTRY))}") from None
+
+
+def data_root(config: DataConfig) -> Path:
+    """Where prepared datasets live: --data-dir, else $S3VAE_DATA_DIR, else ~/.cache/s3vae_tf."""
+    chosen = config.data_dir or os.environ.get("S3VAE_DATA_DIR", "") or "~/.cache/s3vae_tf"
+    return Path(chosen).expanduser()
+
+
+def load(name: str, config: DataConfig) -> Prepared:
+    """Prepared arrays of both splits (built and cached on first use), with the configured caps applied."""
+    spec = get(name)
+    prepared = spec.prepare(config, data_root(config))
+    caps = {"train": config.max_train_clips, "test": config.max_test_clips}
+    return {split: {k: v[: caps[split]] if caps[split] else v for k, v in arrays.items()} for split, arrays in prepared.items()}
+
+
+def _load_builtin() -> None:
+    if _REGISTRY:
+        return
+    from s3vae_tf.data import sprites  # noqa: F401  (registers itself)

@@ -1,0 +1,1 @@
+"""Keras layers of S3VAE and the model that wires them."""

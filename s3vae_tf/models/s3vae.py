@@ -1,0 +1,336 @@
+"""S3VAE: the sequential VAE with its self-supervised losses, as one Keras model.
+
+Data flows encoder -> posterior -> (prior, decoder, heads) -> losses. A training step encodes each frame
+once: the positive clip of the triplet loss is the anchor with its frames permuted, so its conv features
+are the anchor's features permuted (BatchNorm batch statistics do not depend on the order), and only the
+BiLSTM reruns; the negative is another clip of the batch (the batch rolled by one), whose z_f is already
+computed. Terms that couple clips of a batch (triplet, mutual information) are computed on the global
+batch, gathered over replicas, so N replicas give the same update as one device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from s3vae_tf.config import LossConfig, ModelConfig
+from s3vae_tf.losses.dynamic_factor import flow_grid_loss, landmark_loss
+from s3vae_tf.losses.elbo import kl_divergence, reconstruction_loss
+from s3vae_tf.losses.mutual_info import mutual_information
+from s3vae_tf.losses.supervised import classification_loss
+from s3vae_tf.losses.triplet import triplet_loss
+from s3vae_tf.models.decoder import FrameDecoder
+from s3vae_tf.models.distributions import diagonal_gaussian, frame_likelihood, standard_normal_like
+from s3vae_tf.models.encoder import FrameEncoder
+from s3vae_tf.models.heads import PredictionHead
+from s3vae_tf.models.posterior import Posterior
+from s3vae_tf.models.prior import DynamicPrior
+
+# Streams of the stateless noise, so every random draw of a step has its own sequence.
+_NOISE_F, _NOISE_Z = 0, 1
+
+
+def _replica_context() -> tuple[int, Any]:
+    """(number of replicas, replica id tensor or 0) of the current replica context."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return 1, 0
+    return ctx.num_replicas_in_sync, ctx.replica_id_in_sync_group
+
+
+def _gather_batch(x: tf.Tensor) -> tf.Tensor:
+    """The global batch of ``x`` (all replicas, in replica order); identity on one device."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return x
+    return ctx.all_gather(x, axis=0)
+
+
+@keras.saving.register_keras_serializable("s3vae_tf")
+class S3VAE(keras.Model):
+    """Self-supervised sequential VAE (Zhu et al., CVPR 2020).
+
+    Args:
+        model: :class:`ModelConfig` fields (dict).
+        loss: :class:`LossConfig` fields (dict).
+        variant: ``full`` (SCC + DFP + MI), ``baseline`` (ELBO only) or ``baseline-sv`` (ground-truth labels
+            instead of self-supervision: z_f -> static labels, z_t -> dynamic labels; MI kept).
+        labels: the dataset's heads, ``{"static": [[name, classes], ...], "dynamic": [...],
+            "dfp_signal": "flow" | "landmarks", "flow_grid": G, "flow_bins": bins}``.
+        dataset_size: N for the minibatch-weighted MI estimator (0: the batch is the data set).
+        seed: seed of the stateless reparameterisation noise (a function of seed and optimizer step, so a
+            resumed run draws the same noise as an uninterrupted one).
+    """
+
+    def __init__(
+        self,
+        model: dict | None = None,
+        loss: dict | None = None,
+        variant: str = "full",
+        labels: dict | None = None,
+        dataset_size: int = 0,
+        seed: int = 0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.model_config = ModelConfig(**(model or {}))
+        self.loss_config = LossConfig(**(loss or {}))
+        self.variant = variant
+        self.labels = dict(labels or {"static": [], "dynamic": [], "dfp_signal": "flow", "flow_grid": 3, "flow_bins": 8})
+        self.dataset_size = int(dataset_size)
+        self.seed = int(seed)
+        mc = self.model_config
+        self.encoder = FrameEncoder(mc.filters, mc.conv_dim, mc.synchronized_bn, name="encoder")
+        self.posterior = Posterior(mc.hidden_dim, mc.f_dim, mc.z_dim, causal=mc.posterior == "causal", unroll=mc.unroll, name="posterior")
+        self.prior = DynamicPrior(mc.z_dim, mc.prior_hidden_dim, mc.prior_layers, unroll=mc.unroll, name="prior")
+        self.decoder = FrameDecoder(mc.filters, mc.channels, mc.synchronized_bn, name="decoder")
+        self.dfp_head = self.static_head = self.dynamic_head = None
+        if variant == "full":
+            if self.labels["dfp_signal"] == "flow":
+                cells = self.labels["flow_grid"] ** 2
+                outputs = [["moving", cells], ["direction", cells * self.labels["flow_bins"]]]
+            else:
+                outputs = [["landmarks", 3]]
+            self.dfp_head = PredictionHead(outputs, mc.head_dim, name="dfp_head")
+        elif variant == "baseline-sv":
+            self.static_head = PredictionHead(self.labels["static"], mc.head_dim, name="static_head")
+            self.dynamic_head = PredictionHead(self.labels["dynamic"], mc.head_dim, name="dynamic_head")
+        elif variant != "baseline":
+            raise ValueError(f"unknown variant {variant!r}")
+        self.trackers = [keras.metrics.Mean(name=name) for name in ("loss", *self.term_names())]
+
+    # ----------------------------------------------------------------------------------------- config
+
+    @property
+    def frames(self) -> int:
+        return self.model_config.frames
+
+    def term_names(self) -> tuple[str, ...]:
+        """Names of the loss terms this variant reports (besides the total ``loss``)."""
+        names = ["recon", "kl_f", "kl_z"]
+        if self.variant == "full":
+            names.append("scc")
+            names += ["dfp_moving", "dfp_direction"] if self.labels["dfp_signal"] == "flow" else ["dfp_landmarks"]
+        if self.variant in ("full", "baseline-sv"):
+            names.append("mi")
+        if self.variant == "baseline-sv":
+            names += ["sv_static", "sv_dynamic"]
+        return tuple(names)
+
+    def term_weights(self) -> dict[str, float]:
+        lc = self.loss_config
+        return {
+            "recon": 1.0,
+            "kl_f": lc.kl_f_weight,
+            "kl_z": lc.kl_z_weight,
+            "scc": lc.triplet_weight,
+            "dfp_moving": lc.dfp_moving_weight,
+            "dfp_direction": lc.dfp_direction_weight,
+            "dfp_landmarks": lc.dfp_landmark_weight,
+            "mi": lc.mi_weight,
+            "sv_static": lc.sv_static_weight,
+            "sv_dynamic": lc.sv_dynamic_weight,
+        }
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "model": dataclasses.asdict(self.model_config),
+            "loss": dataclasses.asdict(self.loss_config),
+            "variant": self.variant,
+            "labels": self.labels,
+            "dataset_size": self.dataset_size,
+            "seed": self.seed,
+        }
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    def build(self, input_shape=None):
+        """Create every weight (also those only sampling or the heads use) for a (B, T, H, W, C) input."""
+        mc = self.model_config
+        self.encoder.build((None, mc.frame_size, mc.frame_size, mc.channels))
+        self.posterior.build((None, mc.frames, mc.conv_dim))
+        self.prior.build((None, mc.frames, mc.z_dim))
+        self.decoder.build((None, mc.f_dim + mc.z_dim))
+        if self.dfp_head is not None:
+            self.dfp_head.build((None, mc.frames, mc.z_dim))
+        if self.static_head is not None:
+            self.static_head.build((None, mc.f_dim))
+            self.dynamic_head.build((None, mc.frames, mc.z_dim))
+        self.built = True
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Skip Keras' symbolic build when every weight already exists (``build`` made them).
+
+        Under a strategy, Keras first reduces a sample batch across replicas to build the model, and
+        MultiWorkerMirroredStrategy cannot reduce a dict batch (fit would fail before the first step).
+        """
+        if self.built and self.optimizer is not None and self.optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    # --------------------------------------------------------------------------- building blocks
+
+    def frame_features(self, frames: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Per-frame conv features: (B, T, H, W, C) -> (B, T, conv_dim)."""
+        mc = self.model_config
+        flat = ops.reshape(frames, (-1, mc.frame_size, mc.frame_size, mc.channels))
+        features = self.encoder(flat, training=training)
+        return ops.reshape(features, (-1, mc.frames, mc.conv_dim))
+
+    def decode_logits(self, z_f: tf.Tensor, z_t: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Frame logits p(x_t | z_f, z_t): (B, F), (B, T, Z) -> (B, T, H, W, C)."""
+        mc = self.model_config
+        f = ops.repeat(z_f[:, None, :], mc.frames, axis=1)
+        latents = ops.concatenate([ops.cast(z_t, f.dtype), f], axis=-1)
+        logits = self.decoder(ops.reshape(latents, (-1, mc.z_dim + mc.f_dim)), training=training)
+        return ops.reshape(logits, (-1, mc.frames, mc.frame_size, mc.frame_size, mc.channels))
+
+    def call(self, frames, training: bool = False):
+        """Reconstruction from the posterior means (B, T, H, W, C) -> frames in [0, 1]."""
+        params = self.posterior(self.frame_features(frames, training=training))
+        return ops.sigmoid(self.decode_logits(params["f_mean"], params["z_mean"], training=training))
+
+    # ----------------------------------------------------------------- public API (export wraps these)
+
+    def encode(self, frames: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Posterior parameters of clips: f_mean/f_logvar (B, F), z_mean/z_logvar (B, T, Z)."""
+        return self.posterior(self.frame_features(frames, training=False))
+
+    def decode(self, z_f: tf.Tensor, z_t: tf.Tensor) -> tf.Tensor:
+        """Frames in [0, 1] from latents: (B, F), (B, T, Z) -> (B, T, H, W, C)."""
+        return ops.sigmoid(self.decode_logits(z_f, z_t, training=False))
+
+    def swap(self, a: tf.Tensor, b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Exchange appearance: (a's motion with b's z_f, b's motion with a's z_f), from posterior means."""
+        both = self.encode(ops.concatenate([a, b], axis=0))
+        n = ops.shape(a)[0]
+        f_a, f_b = both["f_mean"][:n], both["f_mean"][n:]
+        z_a, z_b = both["z_mean"][:n], both["z_mean"][n:]
+        frames = self.decode(ops.concatenate([f_b, f_a], axis=0), ops.concatenate([z_a, z_b], axis=0))
+        return frames[:n], frames[n:]
+
+    def generate_from_noise(self, f_noise: tf.Tensor, z_noise: tf.Tensor, z_f: tf.Tensor | None = None, z_t: tf.Tensor | None = None) -> tf.Tensor:
+        """Frames from standard-normal noise: z_f = f_noise (the prior N(0, I)) unless given; z_t sampled
+        from the learned prior with ``z_noise`` (B, T, Z) unless given. Fix z_f to vary motion, fix z_t to
+        vary appearance."""
+        if z_f is None:
+            z_f = f_noise
+        if z_t is None:
+            z_t, _, _ = self.prior.sample(z_noise)
+        return self.decode(z_f, z_t)
+
+    def generate(self, count: int, seed: int = 0, z_f: tf.Tensor | None = None, z_t: tf.Tensor | None = None) -> tf.Tensor:
+        """``count`` clips sampled with a fixed ``seed`` (same seed, same clips)."""
+        mc = self.model_config
+        dtype = keras.config.floatx()
+        f_noise = tf.random.stateless_normal((count, mc.f_dim), seed=[seed, _NOISE_F], dtype=dtype)
+        z_noise = tf.random.stateless_normal((count, mc.frames, mc.z_dim), seed=[seed, _NOISE_Z], dtype=dtype)
+        return self.generate_from_noise(f_noise, z_noise, z_f, z_t)
+
+    def posterior_distributions(self, frames: tf.Tensor):
+        """q(z_f | x) and q(z_1:T | x) as TFP distributions (one event per clip)."""
+        params = self.encode(frames)
+        return diagonal_gaussian(params["f_mean"], params["f_logvar"], 1), diagonal_gaussian(params["z_mean"], params["z_logvar"], 2)
+
+    def prior_distribution(self, z_t: tf.Tensor):
+        """p(z_1:T) = prod_t p(z_t | z_<t) evaluated along ``z_t`` (teacher forcing), as a TFP distribution."""
+        mean, logvar = self.prior(z_t)
+        return diagonal_gaussian(mean, logvar, 2)
+
+    def likelihood(self, z_f: tf.Tensor, z_t: tf.Tensor):
+        """p(x_1:T | z_f, z_1:T) as a TFP distribution over clips."""
+        return frame_likelihood(self.decode_logits(z_f, z_t), self.model_config.likelihood)
+
+    # ----------------------------------------------------------------------------------- losses
+
+    def _noise(self, local_shape: tuple, stream: int, step: tf.Tensor) -> tf.Tensor:
+        """Standard-normal noise for this replica's rows of the global batch, a function of (seed, step)."""
+        replicas, replica_id = _replica_context()
+        batch = local_shape[0]
+        seed = tf.stack([tf.cast(self.seed * 16 + stream, tf.int64), tf.cast(step, tf.int64)])
+        noise = tf.random.stateless_normal((batch * replicas, *local_shape[1:]), seed=seed, dtype=keras.config.floatx())
+        return noise[replica_id * batch : (replica_id + 1) * batch] if replicas > 1 else noise
+
+    def compute_terms(self, data: dict[str, tf.Tensor], training: bool, step: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Every loss term of the variant, per clip (B,) or over the global batch, unweighted."""
+        mc = self.model_config
+        frames = data["frames"]
+        batch = tf.shape(frames)[0]
+        features = self.frame_features(frames, training=training)
+        summary = self.posterior.summarize(features)
+        f_mean, f_logvar = self.posterior.static(summary)
+        z_mean, z_logvar = self.posterior.dynamic(summary)
+        f = f_mean + tf.exp(0.5 * f_logvar) * self._noise((batch, mc.f_dim), _NOISE_F, step)
+        z = z_mean + tf.exp(0.5 * z_logvar) * self._noise((batch, mc.frames, mc.z_dim), _NOISE_Z, step)
+        logits = self.decode_logits(f, z, training=training)
+        prior_mean, prior_logvar = self.prior(z)
+
+        q_f = diagonal_gaussian(f_mean, f_logvar, 1)
+        q_z = diagonal_gaussian(z_mean, z_logvar, 2)
+        terms = {
+            "recon": reconstruction_loss(frames, logits, mc.likelihood),
+            "kl_f": kl_divergence(q_f, standard_normal_like(f_mean, 1)),
+            "kl_z": kl_divergence(q_z, diagonal_gaussian(prior_mean, prior_logvar, 2)),
+        }
+        if self.variant == "full":
+            positive = tf.gather(features, data["positive_order"], batch_dims=1)
+            f_positive, _ = self.posterior.static(self.posterior.summarize(positive))
+            anchor_all = _gather_batch(f_mean)
+            terms["scc"] = triplet_loss(anchor_all, _gather_batch(f_positive), tf.roll(anchor_all, 1, axis=0), self.loss_config.triplet_margin)
+            dfp = self.dfp_head(z)
+            if self.labels["dfp_signal"] == "flow":
+                # z_t predicts the motion that led into frame t (pair t-1 -> t): causal posteriors can see it.
+                moving = dfp["moving"][:, 1:]
+                cells = self.labels["flow_grid"] ** 2
+                direction = tf.reshape(dfp["direction"][:, 1:], (batch, mc.frames - 1, cells, self.labels["flow_bins"]))
+                terms["dfp_moving"], terms["dfp_direction"] = flow_grid_loss(moving, direction, data["flow_moving"], data["flow_direction"])
+            else:
+                terms["dfp_landmarks"] = landmark_loss(dfp["landmarks"], data["landmarks"])
+        if self.variant == "baseline-sv":
+            terms["sv_static"] = classification_loss(self.static_head(f_mean), data["static_labels"])
+            terms["sv_dynamic"] = classification_loss(self.dynamic_head(z), data["dynamic_labels"])
+        if self.variant in ("full", "baseline-sv"):
+            per_step = mutual_information(
+                _gather_batch(f), _gather_batch(f_mean), _gather_batch(f_logvar),
+                _gather_batch(z), _gather_batch(z_mean), _gather_batch(z_logvar), self.dataset_size,
+            )
+            # MI is non-negative: a negative estimate is noise, not something to push further down.
+            terms["mi"] = tf.reduce_sum(tf.nn.relu(per_step))
+        return terms
+
+    def total_loss(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
+        """Weighted sum of the batch means of the terms."""
+        weights = self.term_weights()
+        return tf.add_n([weights[name] * tf.reduce_mean(value) for name, value in terms.items()])
+
+    def _report(self, loss: tf.Tensor, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        values = {"loss": loss, **{name: tf.reduce_mean(v) for name, v in terms.items()}}
+        for tracker in self.trackers:
+            tracker.update_state(values[tracker.name])
+        logs = {tracker.name: tracker.result() for tracker in self.trackers}
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces multi-worker logs with axis=0, which fails on scalars (tensorflow#72388).
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
+
+    def train_step(self, data):
+        replicas, _ = _replica_context()
+        with tf.GradientTape() as tape:
+            terms = self.compute_terms(data, training=True, step=self.optimizer.iterations)
+            loss = self.total_loss(terms)
+            # Each replica's gradients are summed across replicas: scale to the global-batch mean.
+            scaled = self.optimizer.scale_loss(loss / replicas)
+        grads = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return self._report(loss, terms)
+
+    def test_step(self, data):
+        terms = self.compute_terms(data, training=False, step=tf.constant(0, tf.int64))
+        return self._report(self.total_loss(terms), terms)

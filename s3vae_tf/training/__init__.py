@@ -1,0 +1,1 @@
+"""Training: tf.distribute strategies, callbacks (checkpoints, TensorBoard images) and the CLI."""

@@ -1,0 +1,45 @@
+"""Prepared-array cache: round trip, corruption and stale parameters force a rebuild."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from s3vae_tf.data.cache import ArrayCache
+
+
+def test_round_trip(tmp_path):
+    arrays = {"a": np.arange(10, dtype=np.uint8), "b": np.ones((2, 3), np.float32)}
+    ArrayCache(tmp_path, {"p": 1}).save(arrays)
+    loaded = ArrayCache(tmp_path, {"p": 1}).load()
+    assert loaded is not None
+    for name in arrays:
+        np.testing.assert_array_equal(loaded[name], arrays[name])
+    assert not list(tmp_path.glob("*.tmp")), "no temporary files left behind"
+
+
+def test_corrupt_file_is_detected(tmp_path, capsys):
+    ArrayCache(tmp_path, {"p": 1}).save({"a": np.arange(1000, dtype=np.int64)})
+    path = tmp_path / "a.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # one flipped byte: the header still parses
+    path.write_bytes(bytes(data))
+    assert ArrayCache(tmp_path, {"p": 1}).load() is None
+    assert "does not match its checksum" in capsys.readouterr().out
+
+
+def test_other_parameters_are_stale(tmp_path):
+    ArrayCache(tmp_path, {"threshold": 0.5}).save({"a": np.zeros(3)})
+    assert ArrayCache(tmp_path, {"threshold": 0.25}).load() is None
+
+
+def test_interrupted_write_is_never_read(tmp_path):
+    ArrayCache(tmp_path, {"p": 1}).save({"a": np.zeros(3)})
+    (tmp_path / "manifest.json").unlink()  # what a crash before the manifest leaves
+    assert ArrayCache(tmp_path, {"p": 1}).load() is None
+
+
+def test_truncated_file_is_detected(tmp_path):
+    ArrayCache(tmp_path, {"p": 1}).save({"a": np.zeros(1000)})
+    path = tmp_path / "a.npy"
+    path.write_bytes(path.read_bytes()[:100])
+    assert ArrayCache(tmp_path, {"p": 1}).load() is None

@@ -1,0 +1,71 @@
+"""Subprocess for test_distributed: one training step on 1 device vs MirroredStrategy over 2 logical CPUs.
+
+Prints a JSON object with the relative difference of the updates. Logical devices must be configured
+before TensorFlow starts, hence a separate process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras  # noqa: E402
+
+from s3vae_tf.models.s3vae import S3VAE  # noqa: E402
+from tests.conftest import SPRITE_LABELS, TINY_MODEL  # noqa: E402
+
+
+def main(variant: str, floatx: str, frames_path: str) -> None:
+    keras.config.set_floatx(floatx)
+    keras.utils.set_random_seed(0)
+    frames = np.load(frames_path)
+    rng = np.random.default_rng(0)
+    b, t = frames.shape[:2]
+    batch = {
+        "frames": frames.astype(floatx),
+        "positive_order": np.stack([rng.permutation(t) for _ in range(b)]).astype(np.int32),
+        "flow_moving": rng.integers(0, 2, (b, t - 1, 9)).astype(np.uint8),
+        "flow_direction": rng.integers(0, 8, (b, t - 1, 9)).astype(np.uint8),
+        "static_labels": rng.integers(0, 6, (b, 4)).astype(np.int32),
+        "dynamic_labels": rng.integers(0, 9, (b, t, 1)).astype(np.int32),
+    }
+    data = tf.data.Dataset.from_tensors(batch)
+    initial = None
+
+    def one_step(strategy):
+        nonlocal initial
+        with strategy.scope():
+            model = S3VAE(model={**TINY_MODEL, "frames": t}, variant=variant, labels=SPRITE_LABELS, dataset_size=100, seed=3)
+            model.build()
+            if initial is None:
+                initial = model.get_weights()
+            model.set_weights(initial)
+            # plain SGD: the update is the gradient itself (Adam's first step is sign-like and hides nothing)
+            model.compile(optimizer=keras.optimizers.SGD(1e-3))
+        before = [v.numpy().copy() for v in model.trainable_variables]
+        history = model.fit(data, epochs=1, verbose=0, shuffle=False).history
+        update = np.concatenate([(v.numpy() - w).ravel() for v, w in zip(model.trainable_variables, before)])
+        return update, history["loss"][0], strategy.num_replicas_in_sync
+
+    single, loss_single, _ = one_step(tf.distribute.get_strategy())
+    mirrored, loss_mirrored, replicas = one_step(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    print(
+        json.dumps(
+            {
+                "replicas": replicas,
+                "rel_diff": float(np.linalg.norm(single - mirrored) / np.linalg.norm(single)),
+                "loss_single": float(loss_single),
+                "loss_mirrored": float(loss_mirrored),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
