@@ -79,3 +79,22 @@ def moving_squares(batch: int, frames: int = 4, seed: int = 0) -> dict[str, np.n
             clips[i, t, y : y + 16, x : x + 16] = colour
     out["frames"] = clips
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(sprite_data_dir, tmp_path_factory) -> Path:
+    """A trained (1 short epoch) tiny full-variant run on real Sprites clips: config, checkpoint, logs.
+
+    For tests of everything that reads a run directory (evaluation, export, serving).
+    """
+    from s3vae_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from s3vae_tf.training.train import train
+
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    config = RunConfig(
+        model=ModelConfig(**TINY_MODEL),
+        data=DataConfig(data_dir=str(sprite_data_dir)),
+        train=TrainConfig(epochs=1, batch_size=8, steps_per_epoch=4, validation_steps=1, image_every=0, verbose=0),
+    )
+    train(config, run_dir)
+    return run_dir
