@@ -74,6 +74,14 @@ class DataConfig:
     flow_threshold: float = 0.5  # mean |flow| (pixels) above which a grid cell "moves"
     max_train_clips: int = 0  # 0 = all; a cap for smoke runs
     max_test_clips: int = 0
+    # Generated datasets (smmnist, dsprites): clips per split (0 = the dataset's default) and the seed.
+    train_clips: int = 0
+    test_clips: int = 0
+    data_seed: int = 0
+    mnist_dir: str = ""  # MNIST IDX files; "" -> $S3VAE_MNIST_DIR or <data_dir>/mnist (downloaded when missing)
+    mnist_train_images: str = ""  # an explicit training-image IDX file (e.g. a reconstructed .approx.gz)
+    mug_dir: str = ""  # the MUG database (its subjects3 folder); "" -> $S3VAE_MUG_DIR
+    landmark_model: str = ""  # face_landmarker.task; "" -> $S3VAE_LANDMARK_MODEL or <data_dir>/models (downloaded)
 
 
 @dataclass

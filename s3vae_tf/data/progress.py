@@ -9,7 +9,8 @@ import time
 class Progress:
     """Counts items towards ``total`` and redraws one line on stderr (every 0.2 s on a terminal, 10 s in a log)."""
 
-    def __init__(self, label: str, total: int, stream=sys.stderr):
+    def __init__(self, label: str, total: int, stream=None):
+        stream = stream or sys.stderr  # looked up now, not at import: it may have been redirected since
         self.label, self.total, self.done, self.stream = label, max(total, 1), 0, stream
         self.start = self._last = time.monotonic()
         self.interval = 0.2 if getattr(stream, "isatty", lambda: False)() else 10.0

@@ -77,7 +77,12 @@ def load(name: str, config: DataConfig) -> Prepared:
     return {split: {k: v[: caps[split]] if caps[split] else v for k, v in arrays.items()} for split, arrays in prepared.items()}
 
 
+_BUILTIN = "dsprites", "mug", "smmnist", "sprites"
+
+
 def _load_builtin() -> None:
-    if _REGISTRY:
-        return
-    from s3vae_tf.data import sprites  # noqa: F401  (registers itself)
+    """Import every built-in dataset module (each registers itself; importing one directly registers only it)."""
+    import importlib
+
+    for module in _BUILTIN:
+        importlib.import_module(f"s3vae_tf.data.{module}")

@@ -1,9 +1,16 @@
-"""BatchNormalization whose batch statistics are exact over replicas.
+"""BatchNormalization that is fast on one device and exact over replicas.
 
-Keras' ``synchronized=True`` computes the variance as E[x^2] - E[x]^2 from all-reduced sums, which
-cancels catastrophically in float32 when a channel's mean is large next to its spread (common right
-after the encoder's last convolution on sprite frames). Here the mean is all-reduced first and the
-variance is the all-reduced sum of squared deviations from it, as ``tf.nn.moments`` does on one device.
+* Training on one replica (or unsynchronised): TensorFlow's fused kernel (FusedBatchNormV3), about 4x
+  faster than Keras 3's composite ops on this CPU for the encoder/decoder's feature maps.
+* Training synchronised over several replicas: Keras' ``synchronized=True`` computes the variance as
+  E[x^2] - E[x]^2 from all-reduced sums, which cancels catastrophically in float32 when a channel's mean is
+  large next to its spread (common right after the encoder's last convolution on sprite frames). Here the
+  mean is all-reduced first and the variance is the all-reduced sum of squared deviations from it, as
+  ``tf.nn.moments`` does on one device.
+* Inference: Keras' own path (plain ops, which every export format handles).
+
+Both training paths normalise with the biased batch variance and let the moving variance track it too
+(Keras' convention), so one device and N replicas keep the same moving statistics.
 """
 
 from __future__ import annotations
@@ -15,15 +22,45 @@ from keras import ops
 
 @keras.saving.register_keras_serializable("s3vae_tf")
 class SyncBatchNormalization(keras.layers.BatchNormalization):
-    """BatchNorm with two-pass, replica-exact batch statistics when ``synchronized`` (PyTorch defaults)."""
+    """BatchNorm over the channels of NHWC feature maps, with PyTorch's defaults (momentum 0.1 = 0.9 here)."""
 
     def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5, synchronized: bool = True, **kwargs):
         super().__init__(momentum=momentum, epsilon=epsilon, synchronized=synchronized, **kwargs)
 
-    def _moments(self, inputs, mask):
+    def _replicas(self) -> int:
         ctx = tf.distribute.get_replica_context()
-        if mask is not None or not self.synchronized or ctx is None or ctx.num_replicas_in_sync == 1:
+        return 1 if ctx is None else ctx.num_replicas_in_sync
+
+    def call(self, inputs, training=None, mask=None):
+        fusable = (
+            training
+            and self.trainable
+            and mask is None
+            and len(inputs.shape) == 4
+            and self.axis in (-1, 3)
+            and self.scale
+            and self.center
+            and not self.renorm
+            and (not self.synchronized or self._replicas() == 1)
+        )
+        if not fusable:
+            return super().call(inputs, training=training, mask=mask)
+        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs, ops.cast(self.gamma, "float32"), ops.cast(self.beta, "float32"), epsilon=self.epsilon, data_format="NHWC", is_training=True
+        )
+        count = tf.cast(tf.size(inputs) // tf.shape(inputs)[-1], variance.dtype)
+        variance = variance * (count - 1.0) / count  # the fused kernel reports the unbiased variance
+        momentum = self.momentum
+        self.moving_mean.assign(self.moving_mean * momentum + ops.cast(mean, self.moving_mean.dtype) * (1.0 - momentum))
+        self.moving_variance.assign(
+            self.moving_variance * momentum + ops.cast(variance, self.moving_variance.dtype) * (1.0 - momentum)
+        )
+        return ops.cast(outputs, self.compute_dtype)
+
+    def _moments(self, inputs, mask):
+        if mask is not None or not self.synchronized or self._replicas() == 1:
             return ops.moments(inputs, axes=self._reduction_axes)
+        ctx = tf.distribute.get_replica_context()
         axes = self._reduction_axes
         count = ctx.all_reduce("sum", tf.reduce_sum(tf.ones_like(inputs), axis=axes, keepdims=True))
         mean = ctx.all_reduce("sum", tf.reduce_sum(inputs, axis=axes, keepdims=True)) / count

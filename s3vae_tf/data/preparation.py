@@ -1,0 +1,94 @@
+"""Preparing a dataset once: clip counts and per-clip seeds, the cache round trip, flow-grid labels.
+
+The generated datasets (Stochastic Moving MNIST, dSprites sequences) and MUG share these steps; each
+module only knows how to make its clips.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from s3vae_tf.config import DataConfig
+from s3vae_tf.data.cache import ArrayCache
+from s3vae_tf.data.flow_labels import FARNEBACK, dataset_labels
+from s3vae_tf.data.progress import Progress
+from s3vae_tf.errors import UsageError
+
+SPLITS = ("train", "test")
+_SPLIT_CODES = {"train": 0, "test": 1}
+
+Splits = dict[str, dict[str, np.ndarray]]
+
+
+def clip_counts(config: DataConfig, defaults: Mapping[str, int]) -> dict[str, int]:
+    """Clips to generate per split: --train-clips / --test-clips, 0 meaning the dataset's default."""
+    counts = {}
+    for split in SPLITS:
+        value = getattr(config, f"{split}_clips")
+        if value < 0:
+            raise UsageError(f"--{split}-clips must not be negative")
+        counts[split] = value or defaults[split]
+    return counts
+
+
+def clip_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The random stream of one clip: a function of (seed, split, index) only, so any clip can be rebuilt alone."""
+    return np.random.default_rng([int(seed), _SPLIT_CODES[split], int(index)])
+
+
+def cache_directory(data_root: Path, name: str, counts: Mapping[str, int], defaults: Mapping[str, int], seed: int) -> Path:
+    """``<root>/<name>`` for the default sizes and seed; other sizes get their own folder (a smoke run never
+    replaces the full dataset's cache)."""
+    if dict(counts) == dict(defaults) and seed == 0:
+        return Path(data_root) / name
+    return Path(data_root) / f"{name}-{counts['train']}-{counts['test']}-seed{seed}"
+
+
+def flow_params(config: DataConfig) -> dict:
+    """The settings the flow-grid labels depend on (part of every flow dataset's cache parameters)."""
+    return {
+        "flow_grid": config.flow_grid,
+        "flow_bins": config.flow_bins,
+        "flow_threshold": config.flow_threshold,
+        "farneback": FARNEBACK,
+    }
+
+
+def add_flow_labels(splits: Splits, config: DataConfig) -> None:
+    """Compute ``flow_moving`` / ``flow_direction`` for every split in place, with a progress bar."""
+    for split, arrays in splits.items():
+        progress = Progress(f"flow labels ({split})", len(arrays["frames"]))
+        arrays["flow_moving"], arrays["flow_direction"] = dataset_labels(
+            arrays["frames"], config.flow_grid, config.flow_bins, config.flow_threshold, progress=progress.add
+        )
+
+
+def flatten(splits: Splits) -> dict[str, np.ndarray]:
+    """``{"train": {"frames": a}}`` -> ``{"train_frames": a}``: the cache's flat naming."""
+    return {f"{split}_{name}": array for split, arrays in splits.items() for name, array in arrays.items()}
+
+
+def unflatten(arrays: Mapping[str, np.ndarray]) -> Splits:
+    """Inverse of :func:`flatten` for the train and test splits."""
+    return {split: {k[len(split) + 1 :]: v for k, v in arrays.items() if k.startswith(split + "_")} for split in SPLITS}
+
+
+def cached(cache: ArrayCache, build: Callable[[], Splits], what: str) -> Splits:
+    """The verified cache's splits; when it is missing, stale or corrupt, ``build()`` them once and save."""
+    arrays = cache.load()
+    if arrays is None:
+        cache.ensure_writable()
+        print(f"preparing {what} (once; cached in {cache.directory})", flush=True)
+        try:
+            splits = build()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                cache.directory.rmdir()  # only when empty: a failed first preparation leaves nothing behind
+            raise
+        cache.save(flatten(splits))
+        arrays = cache.load(verify=False)
+    return unflatten(arrays)
