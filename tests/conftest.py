@@ -45,12 +45,13 @@ def sprite_data_dir(tmp_path_factory, lpc_dir) -> Path:
     """
     from s3vae_tf.config import DataConfig
     from s3vae_tf.data import sprites
+    from s3vae_tf.data.preparation import flatten
 
     root = tmp_path_factory.mktemp("data")
     config = DataConfig(data_dir=str(root), lpc_dir=str(lpc_dir))
     train_chars, test_chars = sprites.split_characters()
-    arrays = sprites.build_arrays(lpc_dir, config, train_chars[:8], test_chars[:4])
-    sprites.cache_for(config, root).save(arrays)
+    splits = sprites.build_splits(lpc_dir, config, train_chars[:8], test_chars[:4])
+    sprites.cache_for(config, root).save(flatten(splits))
     return root
 
 
@@ -98,3 +99,16 @@ def tiny_run_dir(sprite_data_dir, tmp_path_factory) -> Path:
     )
     train(config, run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_export_dir(tiny_run_dir, tmp_path_factory) -> Path:
+    """``python -m export`` of ``tiny_run_dir`` in every format (+ 4 sample GIFs), done once per session.
+
+    Read-only for tests: copy it before changing anything. For tests of export and serving.
+    """
+    from export.exporter import ExportRequest, export_run
+
+    out = tmp_path_factory.mktemp("exports") / "tiny"
+    export_run(ExportRequest(run_dir=tiny_run_dir, out=out, samples=4), log=lambda message: None)
+    return out

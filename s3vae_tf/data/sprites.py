@@ -17,8 +17,7 @@ import numpy as np
 from s3vae_tf.config import DataConfig
 from s3vae_tf.data.cache import ArrayCache
 from s3vae_tf.data.download import download
-from s3vae_tf.data.flow_labels import FARNEBACK, dataset_labels
-from s3vae_tf.data.progress import Progress
+from s3vae_tf.data.preparation import Splits, add_flow_labels, cached, flow_params
 from s3vae_tf.data.registry import DatasetSpec, Prepared, register
 from s3vae_tf.errors import DataError
 
@@ -238,40 +237,25 @@ def compose_dataset(
 
 def cache_for(config: DataConfig, data_root: Path) -> ArrayCache:
     """The cache of prepared Sprites arrays, valid for this recipe and these flow-label settings."""
-    params = {
-        "recipe": "lpc-sprites-v1",
-        "flow_grid": config.flow_grid,
-        "flow_bins": config.flow_bins,
-        "flow_threshold": config.flow_threshold,
-        "farneback": FARNEBACK,
-    }
-    return ArrayCache(Path(data_root) / "sprite", params)
+    return ArrayCache(Path(data_root) / "sprite", {"recipe": "lpc-sprites-v1", **flow_params(config)})
 
 
-def build_arrays(
+def build_splits(
     lpc_dir: str | os.PathLike, config: DataConfig, train_chars: np.ndarray | None = None, test_chars: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
-    """Compose the clips and compute their flow labels: ``{"train_frames": ..., "test_flow_moving": ...}``."""
+) -> Splits:
+    """Compose the clips and compute their flow labels."""
     splits = compose_dataset(lpc_dir, train_chars, test_chars)
-    for split, arrays in splits.items():
-        progress = Progress(f"flow labels ({split})", len(arrays["frames"]))
-        arrays["flow_moving"], arrays["flow_direction"] = dataset_labels(
-            arrays["frames"], config.flow_grid, config.flow_bins, config.flow_threshold, progress=progress.add
-        )
-    return {f"{split}_{name}": array for split, arrays in splits.items() for name, array in arrays.items()}
+    add_flow_labels(splits, config)
+    return splits
 
 
 def prepare(config: DataConfig, data_root: Path) -> Prepared:
     """Compose both splits and their flow labels once; later calls read the verified cache."""
-    cache = cache_for(config, data_root)
-    cached = cache.load()
-    if cached is None:
-        cache.ensure_writable()
-        lpc_dir = resolve_lpc_dir(config.lpc_dir, Path(data_root))
-        print(f"preparing Sprites from {lpc_dir} (once; cached in {cache.directory})", flush=True)
-        cache.save(build_arrays(lpc_dir, config))
-        cached = cache.load(verify=False)
-    return {split: {k[len(split) + 1 :]: v for k, v in cached.items() if k.startswith(split + "_")} for split in ("train", "test")}
+    return cached(
+        cache_for(config, data_root),
+        lambda: build_splits(resolve_lpc_dir(config.lpc_dir, Path(data_root)), config),
+        "Sprites from the LPC sheets",
+    )
 
 
 SPEC = register(
