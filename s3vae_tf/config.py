@@ -96,7 +96,7 @@ class TrainConfig:
     seed: int = 0
     strategy: str = "auto"
     mixed_precision: str = "off"  # "off", "float16" (with loss scaling) or "bfloat16"
-    jit_compile: str = "auto"  # "auto" (XLA on GPUs, off on CPUs), "on" or "off"
+    jit_compile: str = "auto"  # "auto" (XLA on GPUs, off on CPUs), "on" or "off"; XLA draws other noise
     steps_per_execution: int = 1
     image_every: int = 10  # epochs between TensorBoard image grids (0 = never)
     verbose: int = 1

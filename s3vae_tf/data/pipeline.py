@@ -51,7 +51,7 @@ class ClipSource:
         if "static_labels" in out:
             out["static_labels"] = tf.cast(out["static_labels"], tf.int32)
             out["dynamic_labels"] = tf.cast(out["dynamic_labels"], tf.int32)
-        keys = tf.random.stateless_uniform((tf.shape(indices)[0], self.frames_per_clip), seed=order_seed)
+        keys = tf.random.stateless_uniform((tf.shape(indices)[0], self.frames_per_clip), seed=order_seed, alg="philox")
         out["positive_order"] = tf.argsort(keys, axis=1, stable=True, direction="ASCENDING")
         return out
 
@@ -70,7 +70,7 @@ def training_dataset(
 
     def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
         perms = [
-            tf.argsort(tf.random.stateless_uniform((n,), seed=tf.stack([tf.cast(seed, tf.int64), epoch * 1009 + r])))
+            tf.argsort(tf.random.stateless_uniform((n,), seed=tf.stack([tf.cast(seed, tf.int64), epoch * 1009 + r]), alg="philox"))
             for r in range(repeats)
         ]
         indices = tf.reshape(tf.concat(perms, axis=0)[:per_epoch], (steps_per_epoch, batch_size))

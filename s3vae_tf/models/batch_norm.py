@@ -37,6 +37,7 @@ class SyncBatchNormalization(keras.layers.BatchNormalization):
             and self.trainable
             and mask is None
             and len(inputs.shape) == 4
+            and inputs.dtype in (tf.float32, tf.float16, tf.bfloat16)  # the fused kernel has no float64
             and self.axis in (-1, 3)
             and self.scale
             and self.center

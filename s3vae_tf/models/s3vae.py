@@ -230,8 +230,8 @@ class S3VAE(keras.Model):
         """``count`` clips sampled with a fixed ``seed`` (same seed, same clips)."""
         mc = self.model_config
         dtype = keras.config.floatx()
-        f_noise = tf.random.stateless_normal((count, mc.f_dim), seed=[seed, _NOISE_F], dtype=dtype)
-        z_noise = tf.random.stateless_normal((count, mc.frames, mc.z_dim), seed=[seed, _NOISE_Z], dtype=dtype)
+        f_noise = tf.random.stateless_normal((count, mc.f_dim), seed=[seed, _NOISE_F], dtype=dtype, alg="philox")
+        z_noise = tf.random.stateless_normal((count, mc.frames, mc.z_dim), seed=[seed, _NOISE_Z], dtype=dtype, alg="philox")
         return self.generate_from_noise(f_noise, z_noise, z_f, z_t)
 
     def posterior_distributions(self, frames: tf.Tensor):
@@ -255,7 +255,7 @@ class S3VAE(keras.Model):
         replicas, replica_id = _replica_context()
         batch = local_shape[0]
         seed = tf.stack([tf.cast(self.seed * 16 + stream, tf.int64), tf.cast(step, tf.int64)])
-        noise = tf.random.stateless_normal((batch * replicas, *local_shape[1:]), seed=seed, dtype=keras.config.floatx())
+        noise = tf.random.stateless_normal((batch * replicas, *local_shape[1:]), seed=seed, dtype=keras.config.floatx(), alg="philox")
         return noise[replica_id * batch : (replica_id + 1) * batch] if replicas > 1 else noise
 
     def compute_terms(self, data: dict[str, tf.Tensor], training: bool, step: tf.Tensor) -> dict[str, tf.Tensor]:

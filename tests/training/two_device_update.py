@@ -1,6 +1,7 @@
-"""Subprocess for test_distributed: one training step on 1 device vs MirroredStrategy over 2 logical CPUs.
+"""Subprocess for test_distributed: training steps on 1 device vs MirroredStrategy over 2 logical CPUs.
 
-Prints a JSON object with the relative difference of the updates. Logical devices must be configured
+Arguments: variant, floatx, frames.npy, [mixed-precision policy], [steps]. Prints a JSON object with the
+relative difference of the updates. Logical devices must be configured
 before TensorFlow starts, hence a separate process.
 """
 
@@ -21,8 +22,10 @@ from s3vae_tf.models.s3vae import S3VAE  # noqa: E402
 from tests.conftest import SPRITE_LABELS, TINY_MODEL  # noqa: E402
 
 
-def main(variant: str, floatx: str, frames_path: str) -> None:
+def main(variant: str, floatx: str, frames_path: str, policy: str = "", steps: str = "1") -> None:
     keras.config.set_floatx(floatx)
+    if policy:
+        keras.mixed_precision.set_global_policy(policy)
     keras.utils.set_random_seed(0)
     frames = np.load(frames_path)
     rng = np.random.default_rng(0)
@@ -35,7 +38,7 @@ def main(variant: str, floatx: str, frames_path: str) -> None:
         "static_labels": rng.integers(0, 6, (b, 4)).astype(np.int32),
         "dynamic_labels": rng.integers(0, 9, (b, t, 1)).astype(np.int32),
     }
-    data = tf.data.Dataset.from_tensors(batch)
+    data = tf.data.Dataset.from_tensors(batch).repeat()
     initial = None
 
     def one_step(strategy):
@@ -49,12 +52,13 @@ def main(variant: str, floatx: str, frames_path: str) -> None:
             # plain SGD: the update is the gradient itself (Adam's first step is sign-like and hides nothing)
             model.compile(optimizer=keras.optimizers.SGD(1e-3))
         before = [v.numpy().copy() for v in model.trainable_variables]
-        history = model.fit(data, epochs=1, verbose=0, shuffle=False).history
+        history = model.fit(data, epochs=1, steps_per_epoch=int(steps), verbose=0, shuffle=False).history
         update = np.concatenate([(v.numpy() - w).ravel() for v, w in zip(model.trainable_variables, before)])
-        return update, history["loss"][0], strategy.num_replicas_in_sync
+        scale = float(np.asarray(model.optimizer.dynamic_scale)) if hasattr(model.optimizer, "dynamic_scale") else 1.0
+        return update, history["loss"][0], strategy.num_replicas_in_sync, scale
 
-    single, loss_single, _ = one_step(tf.distribute.get_strategy())
-    mirrored, loss_mirrored, replicas = one_step(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    single, loss_single, _, scale_single = one_step(tf.distribute.get_strategy())
+    mirrored, loss_mirrored, replicas, scale_mirrored = one_step(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
     print(
         json.dumps(
             {
@@ -62,6 +66,8 @@ def main(variant: str, floatx: str, frames_path: str) -> None:
                 "rel_diff": float(np.linalg.norm(single - mirrored) / np.linalg.norm(single)),
                 "loss_single": float(loss_single),
                 "loss_mirrored": float(loss_mirrored),
+                "loss_scale": [scale_single, scale_mirrored],
+                "finite": bool(np.isfinite(single).all() and np.isfinite(mirrored).all()),
             }
         )
     )

@@ -1,0 +1,269 @@
+"""Run an s3vae export with onnxruntime: numpy in, numpy out, no TensorFlow (Pillow only for GIFs).
+
+::
+
+    from serving.onnx_runtime import OnnxModel, read_gif
+
+    model = OnnxModel("exports/sprite")          # reads metadata.json, checks the ONNX files' sha256
+    a = read_gif("exports/sprite/samples/00.gif") / model.pixel_scale   # (T, H, W, C) float32
+    b = read_gif("exports/sprite/samples/01.gif") / model.pixel_scale
+    a_with_b, b_with_a = model.swap(a[None], b[None])
+    latents = model.encode(a[None])               # f_mean, f_logvar, z_mean, z_logvar
+    clips = model.generate(count=4, seed=7)["frames"]
+
+Inputs are checked against the signatures in ``metadata.json`` before they reach onnxruntime (names,
+dtype, shape, one batch size for all inputs, finite values, value range), and a bad one raises
+:class:`InputError` with a one-line message naming the input. :func:`check_inputs` does the same for any
+caller (the REST server uses it). This module imports only the standard library, numpy and onnxruntime,
+so other applications can copy it as a single file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+SCHEMA = "s3vae-export/1"
+METADATA = "metadata.json"
+
+
+class ExportError(Exception):
+    """The export directory is missing, incomplete, corrupt, or has no ONNX models."""
+
+
+class InputError(ValueError):
+    """Inputs that do not match a signature; the message names the input and what is wrong."""
+
+
+def load_metadata(export_dir: str | Path) -> dict[str, Any]:
+    """The parsed ``metadata.json`` of an export directory (ExportError if absent or not an s3vae export)."""
+    path = Path(export_dir) / METADATA
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ExportError(f"{export_dir} is not an export directory (no {METADATA})") from None
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"cannot read {path}: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
+        raise ExportError(f"{path} is not the metadata of an s3vae export (schema {SCHEMA})")
+    return meta
+
+
+def default_providers() -> list[str]:
+    """CUDA first when onnxruntime-gpu provides it, always CPU as the fallback."""
+    available = ort.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider",) if p in available] + ["CPUExecutionProvider"]
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "(" + ", ".join("batch" if d == -1 else str(d) for d in shape) + ")"
+
+
+def _as_array(name: str, value: Any, spec: Mapping[str, Any]) -> np.ndarray:
+    """``value`` as an array of the spec's dtype; lossless conversions only (e.g. float64 -> float32)."""
+    dtype = np.dtype(spec["dtype"])
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{name}: cannot be read as an array ({exc})") from None
+    kind = array.dtype.kind
+    if dtype.kind == "f":
+        if kind != "f":
+            hint = " (uint8 pixels: divide by pixel_scale first)" if kind in "ui" and array.ndim >= 4 else ""
+            raise InputError(f"{name}: expected floating-point values ({dtype}), got {array.dtype}{hint}")
+        if not np.all(np.isfinite(array)):
+            raise InputError(f"{name}: contains NaN or infinite values")
+        return array.astype(dtype, copy=False)
+    if dtype.kind in "iu":
+        if kind not in "iu":
+            raise InputError(f"{name}: expected integers ({dtype}), got {array.dtype}")
+        info = np.iinfo(dtype)
+        if array.size and (array.min() < info.min or array.max() > info.max):
+            raise InputError(f"{name}: values must fit {dtype}")
+        return array.astype(dtype, copy=False)
+    if dtype.kind == "b":
+        if kind != "b":
+            raise InputError(f"{name}: expected booleans (true/false), got {array.dtype}")
+        return array
+    raise InputError(f"{name}: unsupported dtype {dtype} in the signature")
+
+
+def check_inputs(signature: Mapping[str, Any], inputs: Mapping[str, Any], signature_name: str = "") -> dict[str, np.ndarray]:
+    """Validate ``inputs`` against one signature of metadata.json; return them as arrays of the right dtype.
+
+    Raises InputError for: unknown or missing names, a wrong dtype (integers for floats, floats for
+    integers, anything but booleans for booleans), a wrong rank or size, inputs whose batch sizes differ,
+    an empty batch, NaN/Inf, and values outside the signature's range.
+    """
+    where = f"{signature_name}: " if signature_name else ""
+    specs = signature["inputs"]
+    unknown = sorted(set(inputs) - set(specs))
+    if unknown:
+        raise InputError(f"{where}unknown input {', '.join(unknown)}; expected {', '.join(specs)}")
+    missing = [name for name in specs if name not in inputs]
+    if missing:
+        raise InputError(f"{where}missing input {', '.join(missing)}; expected {', '.join(specs)}")
+    arrays, batch = {}, None
+    for name, spec in specs.items():
+        array = _as_array(f"{where}{name}", inputs[name], spec)
+        shape = spec["shape"]
+        if array.ndim != len(shape) or any(want not in (-1, got) for want, got in zip(shape, array.shape)):
+            raise InputError(f"{where}{name}: expected shape {_shape_text(shape)}, got {tuple(array.shape)}")
+        if array.shape[0] == 0:
+            raise InputError(f"{where}{name}: the batch is empty")
+        if batch is not None and array.shape[0] != batch[1]:
+            raise InputError(f"{where}{name} has batch size {array.shape[0]} but {batch[0]} has {batch[1]}")
+        batch = batch or (name, array.shape[0])
+        value_range = spec.get("range")
+        if value_range is not None and array.dtype.kind != "b":
+            low, high = value_range
+            if array.min() < low or array.max() > high:
+                got = [v if array.dtype.kind in "iu" else f"{v:.6g}" for v in (array.min(), array.max())]
+                raise InputError(f"{where}{name}: values must lie in [{low}, {high}], got [{got[0]}, {got[1]}]")
+        arrays[name] = array
+    return arrays
+
+
+class OnnxModel:
+    """The ONNX models of one export, checked against their metadata, with one session per signature.
+
+    Args:
+        export_dir: a directory written by ``python -m export`` with the onnx format.
+        providers: onnxruntime execution providers (default: CUDA when available, else CPU).
+        verify: compare each ONNX file's sha256 with metadata.json before loading it.
+        threads: onnxruntime intra-op threads (default: onnxruntime's choice, one per physical core).
+        spin: let idle worker threads spin-wait for work (onnxruntime's default). Off here: spinning
+            threads burn the cores that other processes (a web server, other models) need; on an idle,
+            dedicated machine turning it on can save a little latency.
+    """
+
+    def __init__(
+        self,
+        export_dir: str | Path,
+        providers: Sequence[str] | None = None,
+        verify: bool = True,
+        threads: int | None = None,
+        spin: bool = False,
+    ):
+        self.export_dir = Path(export_dir)
+        self.metadata = load_metadata(self.export_dir)
+        paths = self.metadata.get("paths", {}).get("onnx")
+        if not paths:
+            raise ExportError(f"{self.export_dir} has no ONNX models (export it with --formats onnx)")
+        self.paths = {name: self.export_dir / rel for name, rel in paths.items()}
+        self.providers = list(providers) if providers is not None else default_providers()
+        self.verify = verify
+        self.threads = threads
+        self.spin = spin
+        self._sessions: dict[str, ort.InferenceSession] = {}
+        for name, path in self.paths.items():
+            if not path.is_file():
+                raise ExportError(f"{path} is missing (export {self.export_dir} again)")
+
+    # ------------------------------------------------------------------------------ description
+
+    @property
+    def signatures(self) -> dict[str, Any]:
+        return self.metadata["signatures"]
+
+    @property
+    def pixel_scale(self) -> float:
+        """uint8 pixels / pixel_scale = the model's float frames."""
+        return float(self.metadata["pixel_scale"])
+
+    @property
+    def clip_shape(self) -> tuple[int, int, int, int]:
+        m = self.metadata
+        return m["frames"], m["frame_size"], m["frame_size"], m["channels"]
+
+    def session(self, signature: str) -> ort.InferenceSession:
+        """The onnxruntime session of one signature, created (and verified) on first use."""
+        if signature not in self.paths:
+            raise InputError(f"unknown signature {signature!r}; choose one of {', '.join(self.paths)}")
+        if signature not in self._sessions:
+            path = self.paths[signature]
+            data = path.read_bytes()
+            if self.verify:
+                rel = path.relative_to(self.export_dir).as_posix()
+                expected = self.metadata.get("files", {}).get(rel)
+                if expected != hashlib.sha256(data).hexdigest():
+                    raise ExportError(f"{path} does not match its sha256 in {METADATA} (corrupt or replaced)")
+            options = ort.SessionOptions()
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
+            if self.threads:
+                options.intra_op_num_threads = self.threads
+            self._sessions[signature] = ort.InferenceSession(data, options, providers=self.providers)
+        return self._sessions[signature]
+
+    # ------------------------------------------------------------------------------ endpoints
+
+    def run(self, signature: str, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Validate ``inputs`` against ``signature`` and run it: output name -> array."""
+        if signature not in self.signatures:
+            raise InputError(f"unknown signature {signature!r}; choose one of {', '.join(self.signatures)}")
+        feeds = check_inputs(self.signatures[signature], inputs, signature)
+        session = self.session(signature)
+        names = [o.name for o in session.get_outputs()]
+        return dict(zip(names, session.run(names, feeds)))
+
+    def encode(self, frames: Any) -> dict[str, np.ndarray]:
+        """Clips (B, T, H, W, C) in [0, 1] -> f_mean, f_logvar (B, F), z_mean, z_logvar (B, T, Z)."""
+        return self.run("encode", {"frames": frames})
+
+    def decode(self, z_f: Any, z_t: Any) -> np.ndarray:
+        """Latents (B, F), (B, T, Z) -> clips (B, T, H, W, C) in [0, 1]."""
+        return self.run("decode", {"z_f": z_f, "z_t": z_t})["frames"]
+
+    def swap(self, clip_a: Any, clip_b: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(a's motion with b's appearance, b's motion with a's appearance), each (B, T, H, W, C)."""
+        out = self.run("swap", {"clip_a": clip_a, "clip_b": clip_b})
+        return out["a_with_b_appearance"], out["b_with_a_appearance"]
+
+    def generate(self, count: int = 1, seed: int = 0, z_f: Any = None, z_t: Any = None) -> dict[str, np.ndarray]:
+        """``count`` clips from seeds ``seed, seed + 1, ...`` (clip i equals ``generate(1, seed + i)``).
+
+        ``z_f`` (F,) or (count, F) fixes the appearance of every clip, ``z_t`` (T, Z) or (count, T, Z) its
+        motion. Returns frames (count, T, H, W, C), z_f_used and z_t_used.
+        """
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+            raise InputError(f"generate: count must be a positive integer, got {count!r}")
+        spec = self.signatures["generate"]["inputs"]
+        f_dim, (frames, z_dim) = spec["z_f"]["shape"][1], spec["z_t"]["shape"][1:]
+        low, high = spec["seed"]["range"]
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < low or seed + count - 1 > high:
+            raise InputError(f"generate: seed must be an integer with seed + count - 1 in [{low}, {high}], got {seed!r}")
+        inputs = {
+            "seed": np.arange(seed, seed + count, dtype=np.int64),
+            "z_f": _rows("z_f", z_f, count, (f_dim,)),
+            "z_t": _rows("z_t", z_t, count, (frames, z_dim)),
+            "fix_z_f": np.full(count, z_f is not None),
+            "fix_z_t": np.full(count, z_t is not None),
+        }
+        return self.run("generate", inputs)
+
+
+def _rows(name: str, value: Any, count: int, shape: tuple[int, ...]) -> Any:
+    """Zeros when not given (ignored by the model), one row repeated ``count`` times, or ``count`` rows."""
+    if value is None:
+        return np.zeros((count, *shape), np.float32)
+    array = np.asarray(value)
+    if array.shape == shape:
+        return np.broadcast_to(array, (count, *shape))
+    return array  # check_inputs reports a wrong shape
+
+
+def read_gif(source: str | Path | bytes) -> np.ndarray:
+    """An animated GIF (path or bytes) -> uint8 frames (T, H, W, 3). Needs Pillow."""
+    try:
+        from PIL import Image, ImageSequence
+    except ImportError:
+        raise ImportError("read_gif needs Pillow (pip install pillow)") from None
+    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
+    with handle, Image.open(handle) as image:
+        return np.stack([np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(image)])
