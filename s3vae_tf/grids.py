@@ -1,4 +1,4 @@
-"""Pictures of clips: rows of frames as one PNG grid, or an animated GIF of several clips side by side."""
+"""Pictures of clips: rows of frames as one PNG grid, or an animated GIF of clips side by side or in a table."""
 
 from __future__ import annotations
 
@@ -43,16 +43,25 @@ def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
 
 def gif_bytes(clips: Sequence[np.ndarray], pad: int = 2, value_max: float = 1.0, scale: int = 1, frame_ms: int = 150) -> bytes:
     """Clips (each (T, H, W, C)) played side by side as one looping animated GIF."""
+    return table_gif_bytes([clips], pad, value_max, scale, frame_ms)
+
+
+def table_gif_bytes(
+    table: Sequence[Sequence[np.ndarray]], pad: int = 2, value_max: float = 1.0, scale: int = 1, frame_ms: int = 150
+) -> bytes:
+    """A table of clips (rows of (T, H, W, C) clips, same shapes) played as one looping animated GIF."""
     from PIL import Image
 
-    clips = [to_uint8(c, value_max) for c in clips]
-    t, h, w, c = clips[0].shape
+    rows = [[to_uint8(c, value_max) for c in row] for row in table]
+    t, h, w, _ = rows[0][0].shape
+    columns = max(len(row) for row in rows)
     frames = []
     for step in range(t):
-        canvas = np.full((h + 2 * pad, len(clips) * (w + pad) + pad, 3), 255, np.uint8)
-        for i, clip in enumerate(clips):
-            x = pad + i * (w + pad)
-            canvas[pad : pad + h, x : x + w] = clip[step]
+        canvas = np.full((len(rows) * (h + pad) + pad, columns * (w + pad) + pad, 3), 255, np.uint8)
+        for i, row in enumerate(rows):
+            for j, clip in enumerate(row):
+                y, x = pad + i * (h + pad), pad + j * (w + pad)
+                canvas[y : y + h, x : x + w] = clip[step]
         image = Image.fromarray(canvas)
         if scale > 1:
             image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
@@ -68,3 +77,7 @@ def save_png(path: Path, image: np.ndarray, scale: int = 1) -> None:
 
 def save_gif(path: Path, clips: Sequence[np.ndarray], **kwargs) -> None:
     atomic_write_bytes(Path(path), gif_bytes(clips, **kwargs))
+
+
+def save_table_gif(path: Path, table: Sequence[Sequence[np.ndarray]], **kwargs) -> None:
+    atomic_write_bytes(Path(path), table_gif_bytes(table, **kwargs))

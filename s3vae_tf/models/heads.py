@@ -19,7 +19,13 @@ class PredictionHead(keras.layers.Layer):
         self.outputs = [[str(name), int(units)] for name, units in outputs]
         self.hidden_dim = hidden_dim
         self.hidden = layers.Dense(hidden_dim, activation="relu", name="hidden")
-        self.heads = [layers.Dense(units, dtype=keras.config.floatx(), name=name) for name, units in self.outputs]
+        # One attribute per output: tf.train.Checkpoint does not see layers held in a Python list (Keras 3).
+        for name, units in self.outputs:
+            setattr(self, f"out_{name}", layers.Dense(units, dtype=keras.config.floatx(), name=name))
+
+    @property
+    def heads(self) -> list[layers.Dense]:
+        return [getattr(self, f"out_{name}") for name, _ in self.outputs]
 
     def build(self, input_shape):
         self.hidden.build(input_shape)

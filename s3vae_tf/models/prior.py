@@ -13,9 +13,15 @@ class DynamicPrior(keras.layers.Layer):
     def __init__(self, z_dim: int = 32, hidden_dim: int = 256, num_layers: int = 2, unroll: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.z_dim, self.hidden_dim, self.num_layers, self.unroll = z_dim, hidden_dim, num_layers, unroll
-        self.lstms = [layers.LSTM(hidden_dim, return_sequences=True, unroll=unroll, name=f"lstm{i + 1}") for i in range(num_layers)]
+        # One attribute per LSTM: tf.train.Checkpoint does not see layers held in a Python list (Keras 3).
+        for i in range(num_layers):
+            setattr(self, f"lstm{i + 1}", layers.LSTM(hidden_dim, return_sequences=True, unroll=unroll, name=f"lstm{i + 1}"))
         self.mean = layers.Dense(z_dim, dtype=keras.config.floatx(), name="mean")
         self.logvar = layers.Dense(z_dim, dtype=keras.config.floatx(), name="logvar")
+
+    @property
+    def lstms(self) -> list[layers.LSTM]:
+        return [getattr(self, f"lstm{i + 1}") for i in range(self.num_layers)]
 
     def build(self, input_shape):
         batch, frames, _ = input_shape

@@ -1,7 +1,8 @@
-"""Callbacks of a training run: stop on non-finite loss, checkpoint every epoch, log image grids."""
+"""Callbacks of a training run: stop on non-finite loss, checkpoint every epoch, log pictures to TensorBoard."""
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from s3vae_tf.errors import NonFiniteLossError
-from s3vae_tf.grids import clip_grid
+from s3vae_tf.evaluation.pictures import as_gif, as_png, pictures
 from s3vae_tf.training.run import RunCheckpoint
 
 
@@ -60,35 +61,38 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 class ImageGrids(keras.callbacks.Callback):
-    """Every ``every`` epochs, write reconstructions, swaps and samples of fixed clips to TensorBoard."""
+    """Every ``every`` epochs (and after the last), write the pictures of fixed test clips to TensorBoard.
 
-    def __init__(self, log_dir: Path, clips: np.ndarray, every: int, seed: int = 0):
+    The pictures are those of ``python -m s3vae_tf.swap`` (:mod:`s3vae_tf.evaluation.pictures`):
+    reconstructions, swaps, fixed-appearance and fixed-motion generations and samples, each as a PNG grid
+    (``NAME``) and as an animated GIF (``NAME_gif``). They show the first ``max_clips`` clips with
+    ``samples`` generations each: about 3.5 MB of event file per write for Sprites at the defaults.
+    """
+
+    def __init__(self, log_dir: Path, clips: np.ndarray, every: int, seed: int = 0, samples: int = 3, max_clips: int = 4):
         super().__init__()
         self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "images"))
-        self.clips = tf.constant(clips)
-        self.every, self.seed = every, seed
-
-    def grids(self) -> dict[str, np.ndarray]:
-        """name -> uint8 image. Rows: originals over reconstructions; clip pairs and their swaps; samples."""
-        model = self.model
-        x = self.clips
-        n = int(x.shape[0]) // 2 * 2
-        recon = model(x, training=False).numpy()
-        a, b = x[: n // 2], x[n // 2 : n]
-        a_with_b, b_with_a = (t.numpy() for t in model.swap(a, b))
-        samples = model.generate(n, seed=self.seed).numpy()
-        originals = x.numpy()
-        return {
-            "reconstructions": clip_grid([r for pair in zip(originals, recon) for r in pair]),
-            "swaps": clip_grid([r for quad in zip(a.numpy(), b.numpy(), a_with_b, b_with_a) for r in quad]),
-            "samples": clip_grid(list(samples)),
-        }
+        self.clips = np.asarray(clips[:max_clips], np.float32)
+        self.every, self.seed, self.samples = every, seed, samples
 
     def on_epoch_end(self, epoch, logs=None):
         last = self.params.get("epochs") == epoch + 1
         if not self.every or ((epoch + 1) % self.every and not last):
             return
         with self.writer.as_default(step=epoch + 1):
-            for name, image in self.grids().items():
-                tf.summary.image(name, image[None], step=epoch + 1)
+            for name, table in pictures(self.model, self.clips, self.samples, self.seed).items():
+                tf.summary.image(name, as_png(table)[None], step=epoch + 1)
+                _gif_summary(f"{name}_gif", as_gif(table), step=epoch + 1)
         self.writer.flush()
+
+
+def _gif_summary(name: str, gif: bytes, step: int) -> None:
+    """An already encoded (animated) image in TensorBoard's image format: [width, height, encoded]."""
+    from PIL import Image
+    from tensorboard.plugins.image import metadata
+
+    with Image.open(io.BytesIO(gif)) as image:
+        width, height = image.size
+    tensor = tf.constant([str(width), str(height)], tf.string)
+    tensor = tf.concat([tensor, tf.constant([gif], tf.string)], axis=0)
+    tf.summary.write(name, tensor, step=step, metadata=metadata.create_summary_metadata(display_name=name, description="animated GIF"))

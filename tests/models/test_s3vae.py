@@ -15,6 +15,7 @@ FRAMES = 4
 
 
 def make_model(variant="full", **model):
+    keras.utils.set_random_seed(0)
     m = S3VAE(model={**TINY_MODEL, "frames": FRAMES, **model}, variant=variant, labels=SPRITE_LABELS, dataset_size=100, seed=1)
     m.build()
     return m

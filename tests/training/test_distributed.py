@@ -42,13 +42,15 @@ def real_frames(sprite_data_dir, tmp_path_factory):
 def test_two_replicas_give_the_update_of_one_device(variant, real_frames):
     """Exact in float64 (the logic: loss scaling, global-batch triplet/MI, synchronised BatchNorm,
     per-replica slices of the global noise). In float32 the conv gradients' summation order differs
-    between a batch of 32 frames and two of 16, which alone moves them by ~1e-5 relative."""
+    between a batch of 32 frames and two of 16: measured 5.8e-6 .. 8.3e-6 relative on the AMD EPYC dev machine,
+    5.7e-4 on CI's CPU (other kernels, other orders). A logic error (unscaled loss, per-replica triplet/MI or
+    BatchNorm statistics) is an O(1e-1 .. 1) difference, and the float64 run above pins the logic exactly."""
     exact = _run_two_devices(variant, "float64", real_frames)
     assert exact["replicas"] == 2
     assert exact["rel_diff"] < 1e-10, exact
     fp32 = _run_two_devices(variant, "float32", real_frames)
     assert abs(fp32["loss_single"] - fp32["loss_mirrored"]) <= 1e-5 * abs(fp32["loss_single"]), fp32
-    assert fp32["rel_diff"] < 2e-5, fp32  # measured 5.8e-6 .. 8.3e-6 on the dev machine
+    assert fp32["rel_diff"] < 5e-3, fp32
 
 
 @pytest.mark.slow

@@ -30,7 +30,12 @@ def float64():
 
 
 def test_xla_gradients_equal_graph_gradients_given_the_noise(float64, monkeypatch):
-    """In float64 (in float32 XLA's BatchNorm variance, E[x^2] - E[x]^2, costs ~1e-3 of gradient precision)."""
+    """In float64 (in float32 XLA's BatchNorm variance, E[x^2] - E[x]^2, costs ~1e-3 of gradient precision).
+
+    On the dev machine (AMD EPYC) the two agree to 1e-10; on CI's CPU XLA's float64 kernels left 1.7e-7 of
+    the loss. All-float32 XLA vs graph measures 1e-6 (loss) and 1.5e-4 (gradients) here, so the bounds sit at
+    float32 rounding, far below what a different computation (other noise, other BatchNorm mode, a dropped
+    term) gives: O(1e-2 .. 1)."""
     rng = np.random.default_rng(0)
     fixed = {0: rng.normal(size=(8, TINY_MODEL["f_dim"])), 1: rng.normal(size=(8, 4, TINY_MODEL["z_dim"]))}
 
@@ -49,8 +54,9 @@ def test_xla_gradients_equal_graph_gradients_given_the_noise(float64, monkeypatc
     graph_loss, graph = tf.function(gradients)()
     xla_loss, xla = tf.function(gradients, jit_compile=True)()
     flat = lambda grads: np.concatenate([g.numpy().ravel() for g in grads])  # noqa: E731
-    assert abs(float(graph_loss) - float(xla_loss)) <= 1e-10 * abs(float(graph_loss))
-    assert np.linalg.norm(flat(graph) - flat(xla)) <= 1e-8 * np.linalg.norm(flat(graph))
+    loss_rel = abs(float(graph_loss) - float(xla_loss)) / abs(float(graph_loss))
+    grad_rel = np.linalg.norm(flat(graph) - flat(xla)) / np.linalg.norm(flat(graph))
+    assert loss_rel <= 1e-5 and grad_rel <= 5e-3, (loss_rel, grad_rel)
 
 
 def test_xla_training_lowers_the_loss():

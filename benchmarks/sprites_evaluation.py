@@ -1,0 +1,154 @@
+"""The Sprites results table: judge accuracy, then Acc / IS / H(y|x) / H(y) per variant next to the paper.
+
+For each variant it trains ``runs/<preset>-<variant>`` with ``python -m s3vae_tf.train`` unless the run is
+complete, evaluates it with ``python -m s3vae_tf.evaluate`` unless ``evaluation.json`` is newer than the
+last checkpoint, and collects what they wrote; the judge must exist (``python -m s3vae_tf.judge``).
+
+    python benchmarks/sprites_evaluation.py --data-dir /tmp/s3data --preset quick
+
+Training time is read from the run directory: from ``config.json`` (written when training starts, after
+the data is loaded) to the last checkpoint, so a run trained earlier is timed the same way as one trained
+here. Results go to ``benchmarks/results/sprites_evaluation_<preset>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+VARIANTS = ("baseline", "full", "baseline-sv")
+
+# Zhu et al., CVPR 2020, Table 1, Sprites, full model: quoted for comparison, never measured here.
+PAPER_FULL_MODEL = {"acc": 0.9949, "is": 8.637, "h_yx": 0.041, "h_y": 2.197}
+
+
+def run(command: list[str]) -> None:
+    print("+", " ".join(command), flush=True)
+    subprocess.run(command, cwd=REPO, check=True)
+
+
+def training_seconds(run_dir: Path) -> float:
+    """Wall time from config.json to the newest checkpoint file."""
+    checkpoints = [p for p in (run_dir / "checkpoints").iterdir() if p.name.startswith("ckpt-")]
+    return max(p.stat().st_mtime for p in checkpoints) - (run_dir / "config.json").stat().st_mtime
+
+
+def complete(run_dir: Path) -> bool:
+    if not (run_dir / "config.json").exists() or not (run_dir / "checkpoints" / "checkpoint").exists():
+        return False
+    config = json.loads((run_dir / "config.json").read_text())
+    index = (run_dir / "checkpoints" / "checkpoint").read_text()
+    return f'model_checkpoint_path: "ckpt-{config["train"]["epochs"]}"' in index
+
+
+def hardware() -> dict:
+    model = ""
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import tensorflow as tf
+
+    return {
+        "cpu": model or platform.processor(),
+        "cores": os.cpu_count(),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "tensorflow": tf.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--preset", default="quick", choices=("quick", "paper"))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--runs", default="runs", help="parent of the run directories")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--note", default="", help="e.g. 'machine shared with other jobs'")
+    args = parser.parse_args()
+
+    judge_report = Path(args.data_dir) / "judges" / "sprite.json"
+    if not judge_report.exists():
+        sys.exit(f"no judge report {judge_report}: run python -m s3vae_tf.judge --dataset sprite --data-dir {args.data_dir}")
+    python = sys.executable
+    rows = {}
+    for variant in args.variants:
+        run_dir = Path(args.runs) / f"{args.preset}-{variant}"
+        if not complete(run_dir):
+            run([python, "-m", "s3vae_tf.train", "--dataset", "sprite", "--preset", args.preset, "--variant", variant,
+                 "--data-dir", args.data_dir, "--run-dir", str(run_dir), "--verbose", "2"])
+        evaluation = run_dir / "evaluation.json"
+        last_checkpoint = (run_dir / "checkpoints" / "checkpoint").stat().st_mtime
+        if not evaluation.exists() or evaluation.stat().st_mtime < last_checkpoint:
+            run([python, "-m", "s3vae_tf.evaluate", "--run", str(run_dir), "--data-dir", args.data_dir, "--repeats", str(args.repeats)])
+        result = json.loads(evaluation.read_text())
+        config = json.loads((run_dir / "config.json").read_text())
+        rows[variant] = {
+            "run": str(run_dir),
+            "epochs": result["epochs"],
+            "steps": result["epochs"] * config["train"]["steps_per_epoch"],
+            "batch_size": config["train"]["batch_size"],
+            "train_seconds": round(training_seconds(run_dir), 1),
+            "evaluation_seconds": result["seconds"],
+            "protocol_a": {k: {m: v[m] for m in ("acc", "is", "h_yx", "h_y")} for k, v in result["a"].items()},
+            "protocol_b": {k: v["acc"] for k, v in result["b"].items()},
+            "reconstruction_acc": {k: v["acc"] for k, v in result["reconstruction"].items()},
+            "repeats": result["repeats"],
+            "test_clips": result["test_clips"],
+        }
+    judge = json.loads(judge_report.read_text())
+    out = {
+        "date": datetime.date.today().isoformat(),
+        "preset": args.preset,
+        "hardware": hardware(),
+        "note": args.note,
+        "judge": {"test_accuracy": judge["test_accuracy"], "train_seconds": judge["train_seconds"], "settings": judge["settings"]},
+        "paper_full_model": PAPER_FULL_MODEL,
+        "variants": rows,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"sprites_evaluation_{args.preset}.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(markdown(out))
+    print(f"wrote {path}")
+    return 0
+
+
+def _cell(metric: str, value: dict | float | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        mean, std = value["mean"], value["std"]
+        return f"{100 * mean:.2f} ± {100 * std:.2f}%" if metric == "acc" else f"{mean:.3f} ± {std:.3f}"
+    return f"{100 * value:.2f}%" if metric == "acc" else f"{value:.3f}"
+
+
+def markdown(out: dict) -> str:
+    lines = [
+        "| Sprites, protocol A (action) | Acc | IS | H(y\\|x) | H(y) | protocol B: skin / pants / top / hair Acc | trained |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for variant, row in out["variants"].items():
+        a = row["protocol_a"]["action"]
+        b = " / ".join(f"{100 * row['protocol_b'][h]['mean']:.1f}" for h in ("skin", "pants", "top", "hair"))
+        lines.append(
+            f"| {variant} (measured, {out['preset']} preset, {row['epochs']} epochs) | "
+            + " | ".join(_cell(m, a[m]) for m in ("acc", "is", "h_yx", "h_y"))
+            + f" | {b} | {row['train_seconds'] / 60:.0f} min |"
+        )
+    paper = out["paper_full_model"]
+    lines.append("| full (paper, Table 1) | " + " | ".join(_cell(m, paper[m]) for m in ("acc", "is", "h_yx", "h_y")) + " | — | — |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,370 @@
+"""``python -m s3vae_tf.judge --dataset NAME``: the classifier that scores generated clips.
+
+A judge is trained fully supervised on real clips of one dataset and then reads clips a model generated
+(see :mod:`s3vae_tf.evaluation.protocols`). Its architecture follows the original evaluation code: a
+DCGAN-64 frame encoder, a BiLSTM over the frames, and one softmax head per label of the dataset
+(``DatasetSpec.static_heads`` and ``dynamic_heads``). Static heads and dynamic labels that are constant
+within every clip (Sprites' action, MUG's expression) read the time-averaged BiLSTM output; dynamic labels
+that change over time get a prediction per frame.
+
+A trained judge is saved as ``<data root>/judges/<dataset>.keras`` (or ``--out``) with a report
+``<same name>.json`` holding its test accuracy per head; both are replaced atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+import typing
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from s3vae_tf import cli
+from s3vae_tf.config import DataConfig
+from s3vae_tf.data import registry
+from s3vae_tf.data.pipeline import ClipSource, training_dataset
+from s3vae_tf.errors import UsageError
+from s3vae_tf.evaluation.metrics import accuracy
+from s3vae_tf.io import atomic_write_text
+from s3vae_tf.models.encoder import FrameEncoder
+
+JUDGES = "judges"
+REQUIRED_ACCURACY = 0.99  # below this on real test clips, the paper's metrics computed with the judge mean little
+
+
+def default_path(data_root: Path, dataset: str) -> Path:
+    """Where ``python -m s3vae_tf.judge`` saves, and ``evaluate`` looks for, the judge of ``dataset``."""
+    return Path(data_root) / JUDGES / f"{dataset}.keras"
+
+
+def report_path(judge_path: Path) -> Path:
+    return Path(judge_path).with_suffix(".json")
+
+
+def label_heads(spec, dynamic: np.ndarray) -> list[dict]:
+    """The judge's heads for a dataset: static heads, then dynamic ones; a dynamic head is per frame unless
+    its label is constant within every clip of ``dynamic`` (N, T, D)."""
+    heads = [
+        {"name": n, "classes": int(k), "factor": "static", "column": i, "per_frame": False}
+        for i, (n, k) in enumerate(spec.static_heads)
+    ]
+    for i, (name, classes) in enumerate(spec.dynamic_heads):
+        varies = bool(np.any(dynamic[..., i] != dynamic[:, :1, i])) if len(dynamic) else False
+        heads.append({"name": name, "classes": int(classes), "factor": "dynamic", "column": i, "per_frame": varies})
+    names = [h["name"] for h in heads]
+    if len(set(names)) != len(names):
+        raise UsageError(f"dataset {spec.name!r} has label heads with the same name: {', '.join(names)}")
+    return heads
+
+
+def head_labels(heads: Sequence[Mapping], static: np.ndarray, dynamic: np.ndarray) -> dict[str, np.ndarray]:
+    """Ground truth per head: (N,) for clip-level heads, (N, T) for per-frame heads."""
+    out = {}
+    for head in heads:
+        if head["factor"] == "static":
+            out[head["name"]] = np.asarray(static[:, head["column"]])
+        elif head["per_frame"]:
+            out[head["name"]] = np.asarray(dynamic[:, :, head["column"]])
+        else:
+            out[head["name"]] = np.asarray(dynamic[:, 0, head["column"]])
+    return out
+
+
+def as_samples(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and labels as rows of samples: a per-frame head's frames count as samples."""
+    probs = np.asarray(probs)
+    return probs.reshape(-1, probs.shape[-1]), np.asarray(labels).reshape(-1)
+
+
+@keras.saving.register_keras_serializable("s3vae_tf")
+class Judge(keras.Model):
+    """Frame conv encoder + BiLSTM + one linear head per label: frames (B, T, 64, 64, C) -> logits.
+
+    Args:
+        heads: ``[{"name", "classes", "factor", "column", "per_frame"}, ...]`` (see :func:`label_heads`).
+        dataset: the dataset it judges (checked against a run's dataset by ``evaluate``).
+        frames, channels: clip shape.
+        filters, conv_dim: frame encoder width and feature size; hidden_dim: BiLSTM width per direction.
+    """
+
+    def __init__(self, heads, dataset: str = "", frames: int = 8, channels: int = 3, filters: int = 16,
+                 conv_dim: int = 128, hidden_dim: int = 128, **kwargs):
+        super().__init__(**kwargs)
+        self.heads = [dict(h) for h in heads]
+        self.dataset, self.frames, self.channels = dataset, int(frames), int(channels)
+        self.filters, self.conv_dim, self.hidden_dim = int(filters), int(conv_dim), int(hidden_dim)
+        self.encoder = FrameEncoder(self.filters, self.conv_dim, synchronized_bn=False, name="encoder")
+        self.rnn = layers.Bidirectional(layers.LSTM(self.hidden_dim, return_sequences=True), name="bilstm")
+        self.head_layers = [layers.Dense(h["classes"], name=f"head_{h['name']}") for h in self.heads]
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy_trackers = [keras.metrics.Mean(name=f"acc_{h['name']}") for h in self.heads]
+
+    def build(self, input_shape=None):
+        self.encoder.build((None, 64, 64, self.channels))
+        self.rnn.build((None, self.frames, self.conv_dim))
+        for head, dense in zip(self.heads, self.head_layers):
+            dense.build((None, self.frames, 2 * self.hidden_dim) if head["per_frame"] else (None, 2 * self.hidden_dim))
+        self.built = True
+
+    def call(self, frames, training: bool = False):
+        """{head name: logits}: (B, K) for clip-level heads, (B, T, K) for per-frame heads."""
+        flat = ops.reshape(frames, (-1, 64, 64, self.channels))
+        features = ops.reshape(self.encoder(flat, training=training), (-1, self.frames, self.conv_dim))
+        sequence = self.rnn(features, training=training)
+        pooled = ops.mean(sequence, axis=1)
+        return {h["name"]: dense(sequence if h["per_frame"] else pooled) for h, dense in zip(self.heads, self.head_layers)}
+
+    def probabilities(self, frames):
+        """{head name: p(y|x)}: softmax of :meth:`call`."""
+        return {name: ops.softmax(logits, axis=-1) for name, logits in self(frames, training=False).items()}
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, *self.accuracy_trackers]
+
+    def _step(self, data, training: bool):
+        labels = self._labels(data)
+        logits = self(data["frames"], training=training)
+        loss = 0.0
+        for head, tracker in zip(self.heads, self.accuracy_trackers):
+            y, out = labels[head["name"]], logits[head["name"]]
+            loss += tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=out))
+            tracker.update_state(tf.reduce_mean(tf.cast(tf.equal(tf.argmax(out, -1, output_type=tf.int32), y), tf.float32)))
+        return loss
+
+    def _labels(self, data):
+        out = {}
+        for h in self.heads:
+            if h["factor"] == "static":
+                out[h["name"]] = data["static_labels"][:, h["column"]]
+            else:
+                per_frame = data["dynamic_labels"][:, :, h["column"]]
+                out[h["name"]] = per_frame if h["per_frame"] else per_frame[:, 0]
+        return out
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            loss = self._step(data, training=True)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        self.loss_tracker.update_state(loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        self.loss_tracker.update_state(self._step(data, training=False))
+        return {m.name: m.result() for m in self.metrics}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "heads": self.heads,
+            "dataset": self.dataset,
+            "frames": self.frames,
+            "channels": self.channels,
+            "filters": self.filters,
+            "conv_dim": self.conv_dim,
+            "hidden_dim": self.hidden_dim,
+        }
+
+
+def build_judge(spec, heads: Sequence[Mapping], filters: int = 16, conv_dim: int = 128, hidden_dim: int = 128):
+    """A judge for ``spec`` with every weight created."""
+    judge = Judge(heads, spec.name, spec.frames, spec.channels, filters, conv_dim, hidden_dim, name="judge")
+    judge.build()
+    return judge
+
+
+def predict(judge, frames: np.ndarray, batch_size: int = 128, pixel_scale: float = 1.0) -> dict[str, np.ndarray]:
+    """p(y|x) per head for clips ``frames`` (N, T, H, W, C; uint8 with ``pixel_scale`` or float), in batches."""
+    step = tf.function(judge.probabilities, reduce_retracing=True)
+    parts: dict[str, list] = {}
+    for start in range(0, len(frames), batch_size):
+        batch = np.asarray(frames[start : start + batch_size], np.float32) / pixel_scale
+        for name, probs in step(tf.constant(batch)).items():
+            parts.setdefault(name, []).append(probs.numpy())
+    return {name: np.concatenate(p) for name, p in parts.items()}
+
+
+def real_accuracy(judge, arrays: Mapping[str, np.ndarray], pixel_scale: float, batch_size: int = 128) -> dict[str, float]:
+    """The judge's accuracy per head on real clips (``frames``, ``static``, ``dynamic`` arrays)."""
+    probs = predict(judge, arrays["frames"], batch_size, pixel_scale)
+    labels = head_labels(judge.heads, arrays["static"], arrays["dynamic"])
+    return {name: accuracy(*as_samples(probs[name], labels[name])) for name in probs}
+
+
+@dataclasses.dataclass
+class JudgeSettings:
+    """How a judge is built and trained (defaults: >= 99% on every Sprites head in a few CPU epochs)."""
+
+    epochs: int = 6
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    filters: int = 16
+    conv_dim: int = 128
+    hidden_dim: int = 128
+    seed: int = 0
+    steps_per_epoch: int = 0  # 0 = one pass over the training clips
+
+    def validate(self) -> None:
+        for name in ("epochs", "batch_size", "filters", "conv_dim", "hidden_dim"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.steps_per_epoch < 0:
+            raise UsageError("--steps-per-epoch must not be negative")
+        if not self.learning_rate > 0:
+            raise UsageError("--learning-rate must be positive")
+
+
+def train_judge(spec, splits: Mapping[str, Mapping[str, np.ndarray]], settings: JudgeSettings, verbose: int = 1):
+    """Train a judge on ``splits["train"]``; return it and its report (test accuracy per head, timing)."""
+    settings.validate()
+    train = {k: splits["train"][k] for k in ("frames", "static", "dynamic")}
+    source = ClipSource(train, spec.pixel_scale)
+    if settings.batch_size > source.size:
+        raise UsageError(f"--batch-size {settings.batch_size} is larger than the {source.size} training clips")
+    steps = settings.steps_per_epoch or source.size // settings.batch_size
+    keras.utils.set_random_seed(settings.seed)
+    heads = label_heads(spec, train["dynamic"])
+    judge = build_judge(spec, heads, settings.filters, settings.conv_dim, settings.hidden_dim)
+    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=settings.epochs * steps)
+    judge.compile(optimizer=keras.optimizers.Adam(schedule))
+    dataset = training_dataset(source, settings.batch_size, steps, 0, settings.epochs, settings.seed)
+    start = time.perf_counter()
+    judge.fit(dataset, epochs=settings.epochs, steps_per_epoch=steps, verbose=verbose, shuffle=False)
+    seconds = time.perf_counter() - start
+    accuracies = real_accuracy(judge, splits["test"], spec.pixel_scale)
+    report = {
+        "dataset": spec.name,
+        "heads": heads,
+        "test_accuracy": accuracies,
+        "test_clips": int(len(splits["test"]["frames"])),
+        "train_clips": int(source.size),
+        "train_seconds": round(seconds, 1),
+        "required_accuracy": REQUIRED_ACCURACY,
+        "meets_required_accuracy": all(a >= REQUIRED_ACCURACY for a in accuracies.values()),
+        "settings": dataclasses.asdict(settings),
+    }
+    return judge, report
+
+
+def save_judge(judge, report: Mapping, path: Path) -> None:
+    """Write the judge (``.keras``) and its report (``.json``), each replaced in one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        staged = scratch / path.name
+        judge.save(staged)  # Keras needs the .keras name, so stage in a directory beside the target
+        with open(staged, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(staged, path)
+    finally:
+        for leftover in scratch.iterdir():
+            leftover.unlink()
+        scratch.rmdir()
+    atomic_write_text(report_path(path), json.dumps(report, indent=2) + "\n")
+
+
+def load_judge(path: Path):
+    """(judge, report) saved by :func:`save_judge`, or a one-line error saying how to make one."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"no judge at {path}; train one with python -m s3vae_tf.judge (or pass --judge PATH)")
+    try:
+        judge = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # a corrupt archive fails in many ways (zip, h5, json, config)
+        raise UsageError(f"cannot read judge {path}: {exc.__class__.__name__}: {exc}") from None
+    if not isinstance(judge, Judge):
+        raise UsageError(f"{path} is not a judge saved by python -m s3vae_tf.judge")
+    try:
+        report = json.loads(report_path(path).read_text())
+    except (OSError, ValueError):
+        report = {}
+    return judge, report
+
+
+def check_matches(judge, spec) -> None:
+    """A one-line error unless the judge was trained for ``spec``'s dataset and label heads."""
+    expected = [(n, int(k)) for n, k in (*spec.static_heads, *spec.dynamic_heads)]
+    found = [(h["name"], int(h["classes"])) for h in judge.heads]
+    if judge.dataset != spec.name or expected != found:
+        raise UsageError(f"the judge was trained for dataset {judge.dataset!r} with heads {found}, not {spec.name!r} with {expected}")
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def build_parser():
+    """Flags: the dataset, where the judge goes, its settings, then one flag per data setting (as train)."""
+    defaults = JudgeSettings()
+    parser = cli.ArgumentParser(
+        prog="python -m s3vae_tf.judge",
+        description="Train the judge of a dataset: a supervised classifier of real clips, one head per label.",
+    )
+    parser.add_argument("--dataset", default="sprite", help="dataset name (default: sprite)")
+    parser.add_argument("--out", default="", help="where to save the judge (default: <data root>/judges/<dataset>.keras)")
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output (default: 1)")
+    group = parser.add_argument_group("judge settings")
+    for field in dataclasses.fields(JudgeSettings):
+        _add_flag(group, field.name, typing.get_type_hints(JudgeSettings)[field.name], getattr(defaults, field.name))
+    group = parser.add_argument_group("data settings (as for python -m s3vae_tf.train)")
+    for field in dataclasses.fields(DataConfig):
+        _add_flag(group, field.name, typing.get_type_hints(DataConfig)[field.name], getattr(DataConfig(), field.name))
+    return parser
+
+
+def _add_flag(group, name: str, kind: type, default) -> None:
+    if kind is bool:
+        group.add_argument("--" + name.replace("_", "-"), dest=name, action=argparse.BooleanOptionalAction, default=default)
+        return
+    group.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=default, metavar=kind.__name__.upper(),
+                       help=f"(default: {default!r})")
+
+
+def format_report(report: Mapping) -> str:
+    """The judge's test accuracy per head, one line each."""
+    lines = [f"judge for {report['dataset']}: test accuracy on {report['test_clips']} real clips"]
+    for head in report["heads"]:
+        kind = f"{head['factor']}{', per frame' if head['per_frame'] else ''}"
+        lines.append(f"  {head['name']:<12} {kind:<20} {head['classes']:>3} classes  {100 * report['test_accuracy'][head['name']]:7.2f}%")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    spec = registry.get(args.dataset)
+    settings = JudgeSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(JudgeSettings)})
+    settings.validate()
+    data = DataConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DataConfig)})
+    if data.max_train_clips < 0 or data.max_test_clips < 0:
+        raise UsageError("--max-train-clips and --max-test-clips must not be negative")
+    out = Path(args.out) if args.out else default_path(registry.data_root(data), spec.name)
+    if out.suffix != ".keras":
+        raise UsageError(f"--out {out} must end in .keras")
+    if out.exists() and not out.is_file():
+        raise UsageError(f"--out {out} exists and is not a file")
+    splits = registry.load(spec.name, data)
+    judge, report = train_judge(spec, splits, settings, verbose=args.verbose)
+    save_judge(judge, report, out)
+    print(format_report(report))
+    print(f"trained in {report['train_seconds']:.0f} s; saved {out} and {report_path(out).name}")
+    for name, acc in report["test_accuracy"].items():
+        if acc < REQUIRED_ACCURACY:
+            print(f"warning: head {name} reaches {100 * acc:.2f}% < {100 * REQUIRED_ACCURACY:.0f}% on real test clips; "
+                  "metrics judged by it are not comparable with the paper's (train longer: --epochs)", file=sys.stderr)
+    return 0
+
+
+def entry(argv: Sequence[str] | None = None) -> int:
+    cli.quiet_tensorflow()
+    return cli.run(main, argv, prog="s3vae_tf.judge")

@@ -1,0 +1,95 @@
+"""What a model learned, as pictures: reconstructions, swaps, and generations with one latent fixed.
+
+Each picture is a table of clips (rows of float (T, H, W, C) clips in [0, 1]), as in the paper's figures:
+
+* ``reconstructions``: each row a test clip and its reconstruction from the posterior means;
+* ``swaps``: clips a and b, then a's motion with b's appearance and b's motion with a's appearance;
+* ``fixed_appearance``: a test clip, then clips keeping its z_f with z_1:T drawn from the learned prior
+  (one character, several motions);
+* ``fixed_motion``: a test clip, then clips keeping its z_1:T with z_f drawn from N(0, I) (one motion,
+  several characters);
+* ``samples``: clips with both latents drawn from the priors.
+
+``python -m s3vae_tf.swap`` saves them as PNG grids and GIFs; the training callback writes the same
+pictures to TensorBoard.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from s3vae_tf.grids import clip_grid, table_gif_bytes
+
+Table = list[list[np.ndarray]]
+NAMES = ("reconstructions", "swaps", "fixed_appearance", "fixed_motion", "samples")
+GROUP_GAP = 8  # extra white pixels between the rows of a table in a PNG
+
+
+def reconstructions(model, clips: np.ndarray) -> Table:
+    recon = model(tf.constant(clips), training=False).numpy()
+    return [[x, r] for x, r in zip(clips, recon)]
+
+
+def swaps(model, a: np.ndarray, b: np.ndarray) -> Table:
+    a_with_b, b_with_a = (t.numpy() for t in model.swap(tf.constant(a), tf.constant(b)))
+    return [list(row) for row in zip(a, b, a_with_b, b_with_a)]
+
+
+def fixed_appearance(model, clips: np.ndarray, samples: int, seed: int = 0) -> Table:
+    """Per clip: the clip, then ``samples`` clips with its z_f and z_1:T from the learned prior."""
+    f_mean = model.encode(tf.constant(clips))["f_mean"]
+    generated = model.generate(len(clips) * samples, seed=seed, z_f=tf.repeat(f_mean, samples, axis=0)).numpy()
+    return _rows(clips, generated, samples)
+
+
+def fixed_motion(model, clips: np.ndarray, samples: int, seed: int = 0) -> Table:
+    """Per clip: the clip, then ``samples`` clips with its z_1:T and z_f from N(0, I)."""
+    z_mean = model.encode(tf.constant(clips))["z_mean"]
+    generated = model.generate(len(clips) * samples, seed=seed, z_t=tf.repeat(z_mean, samples, axis=0)).numpy()
+    return _rows(clips, generated, samples)
+
+
+def random_samples(model, count: int, per_row: int, seed: int = 0) -> Table:
+    generated = model.generate(count, seed=seed).numpy()
+    return [list(generated[i : i + per_row]) for i in range(0, count, per_row)]
+
+
+def _rows(clips: np.ndarray, generated: np.ndarray, samples: int) -> Table:
+    return [[clip, *generated[i * samples : (i + 1) * samples]] for i, clip in enumerate(clips)]
+
+
+def pictures(model, clips: np.ndarray, samples: int = 4, seed: int = 0) -> dict[str, Table]:
+    """Every picture of :data:`NAMES` for test ``clips`` (float, at least 2): swaps pair the first half of
+    the clips with the second half."""
+    clips = np.asarray(clips, np.float32)
+    if len(clips) < 2:
+        raise ValueError("pictures need at least 2 clips (swaps pair them)")
+    half = len(clips) // 2
+    return {
+        "reconstructions": reconstructions(model, clips),
+        "swaps": swaps(model, clips[:half], clips[half : 2 * half]),
+        "fixed_appearance": fixed_appearance(model, clips, samples, seed),
+        "fixed_motion": fixed_motion(model, clips, samples, seed),
+        "samples": random_samples(model, len(clips) * samples, samples + 1, seed),
+    }
+
+
+def as_png(table: Sequence[Sequence[np.ndarray]], gap: int = GROUP_GAP) -> np.ndarray:
+    """uint8 image: every clip of the table as one row of frames; the table's rows follow one another,
+    ``gap`` extra white pixels apart, so that the clips of one row read as a group."""
+    grids = [clip_grid(list(row)) for row in table]
+    width = max(g.shape[1] for g in grids)
+    parts = []
+    for i, grid in enumerate(grids):
+        if i:
+            parts.append(np.full((gap, width, 3), 255, np.uint8))
+        parts.append(np.pad(grid, ((0, 0), (0, width - grid.shape[1]), (0, 0)), constant_values=255))
+    return np.concatenate(parts, axis=0)
+
+
+def as_gif(table: Sequence[Sequence[np.ndarray]], scale: int = 1) -> bytes:
+    """Animated GIF of the table: each cell plays its clip."""
+    return table_gif_bytes(table, scale=scale)
