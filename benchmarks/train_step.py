@@ -6,6 +6,10 @@ the timed steps, reported as clips/s. Peak RSS is the process's maximum resident
 
     python benchmarks/train_step.py                       # the default suite, JSON to benchmarks/results/
     python benchmarks/train_step.py --suite experiments   # option sweep (XLA, unroll, oneDNN, ...)
+    python benchmarks/train_step.py --suite gpu           # on a GPU host: batch 128 and 512, mixed precision, XLA
+
+For the paper's preset each result also projects a paper run: 300 epochs of 9000 Sprites clips at that
+batch size and step time (``paper_300_epochs_h``).
 
 Run it on an idle machine: the numbers are only as quiet as the CPU.
 """
@@ -50,7 +54,18 @@ SUITES = {
         {"name": "paper b32 bfloat16", "preset": "paper", "batch": 32, "precision": "bfloat16"},
         {"name": "paper b32 variant baseline", "preset": "paper", "batch": 32, "variant": "baseline"},
     ],
+    "gpu": [
+        {"name": "paper b128 float32", "preset": "paper", "batch": 128},
+        {"name": "paper b128 bfloat16 XLA", "preset": "paper", "batch": 128, "precision": "bfloat16", "jit": "on"},
+        {"name": "paper b128 float16 XLA", "preset": "paper", "batch": 128, "precision": "float16", "jit": "on"},
+        {"name": "paper b512 bfloat16 XLA", "preset": "paper", "batch": 512, "precision": "bfloat16", "jit": "on"},
+        {"name": "paper b512 float16 XLA", "preset": "paper", "batch": 512, "precision": "float16", "jit": "on"},
+        {"name": "paper b128 bfloat16 XLA, real Sprites pipeline", "preset": "paper", "batch": 128,
+         "precision": "bfloat16", "jit": "on", "data": "sprites"},
+    ],
 }
+SPRITES_TRAIN_CLIPS = 9000
+PAPER_EPOCHS = 300
 
 
 def worker(spec: dict) -> dict:
@@ -113,7 +128,11 @@ def worker(spec: dict) -> dict:
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[Clock()])
     per_call = [b - a for a, b in zip(stamps, stamps[1:])][1:] if len(stamps) > 2 else [stamps[-1] - stamps[0]]
     step_s = statistics.median(per_call) / spe
+    projection = {}
+    if spec["preset"] == "paper":
+        projection["paper_300_epochs_h"] = PAPER_EPOCHS * (SPRITES_TRAIN_CLIPS // batch) * step_s / 3600
     return {
+        **projection,
         "step_s_median": step_s,
         "step_s_min": min(per_call) / spe,
         "clips_per_s": batch / step_s,
@@ -150,7 +169,10 @@ def machine() -> dict:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    import tensorflow as tf
+
+    gpus = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in tf.config.list_physical_devices("GPU")]
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpus": gpus, "python": platform.python_version(), "platform": platform.platform()}
 
 
 def main() -> None:
