@@ -5,10 +5,12 @@ complete, evaluates it with ``python -m s3vae_tf.evaluate`` unless ``evaluation.
 last checkpoint, and collects what they wrote; the judge must exist (``python -m s3vae_tf.judge``).
 
     python benchmarks/sprites_evaluation.py --data-dir /tmp/s3data --preset quick
+    python benchmarks/sprites_evaluation.py --data-dir /tmp/s3data --preset quick --variants full --mixed-precision bfloat16
 
 Training time is read from the run directory: from ``config.json`` (written when training starts, after
 the data is loaded) to the last checkpoint, so a run trained earlier is timed the same way as one trained
-here. Results go to ``benchmarks/results/sprites_evaluation_<preset>.json``.
+here. Results go to ``benchmarks/results/sprites_evaluation_<preset>.json`` (``..._<preset>_<precision>.json`` and
+run directories ``runs/<preset>-<variant>-<precision>`` with ``--mixed-precision``).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def main() -> int:
     parser.add_argument("--runs", default="runs", help="parent of the run directories")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--note", default="", help="e.g. 'machine shared with other jobs'")
+    parser.add_argument("--mixed-precision", default="off", choices=("off", "bfloat16", "float16"))
     args = parser.parse_args()
 
     judge_report = Path(args.data_dir) / "judges" / "sprite.json"
@@ -82,10 +85,12 @@ def main() -> int:
     python = sys.executable
     rows = {}
     for variant in args.variants:
-        run_dir = Path(args.runs) / f"{args.preset}-{variant}"
+        suffix = "" if args.mixed_precision == "off" else f"-{args.mixed_precision}"
+        run_dir = Path(args.runs) / f"{args.preset}-{variant}{suffix}"
         if not complete(run_dir):
             run([python, "-m", "s3vae_tf.train", "--dataset", "sprite", "--preset", args.preset, "--variant", variant,
-                 "--data-dir", args.data_dir, "--run-dir", str(run_dir), "--verbose", "2"])
+                 "--mixed-precision", args.mixed_precision, "--data-dir", args.data_dir, "--run-dir", str(run_dir),
+                 "--verbose", "2"])
         evaluation = run_dir / "evaluation.json"
         last_checkpoint = (run_dir / "checkpoints" / "checkpoint").stat().st_mtime
         if not evaluation.exists() or evaluation.stat().st_mtime < last_checkpoint:
@@ -109,6 +114,7 @@ def main() -> int:
     out = {
         "date": datetime.date.today().isoformat(),
         "preset": args.preset,
+        "mixed_precision": args.mixed_precision,
         "hardware": hardware(),
         "note": args.note,
         "judge": {"test_accuracy": judge["test_accuracy"], "train_seconds": judge["train_seconds"], "settings": judge["settings"]},
@@ -116,7 +122,8 @@ def main() -> int:
         "variants": rows,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"sprites_evaluation_{args.preset}.json"
+    suffix = "" if args.mixed_precision == "off" else f"_{args.mixed_precision}"
+    path = RESULTS / f"sprites_evaluation_{args.preset}{suffix}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(markdown(out))
     print(f"wrote {path}")
