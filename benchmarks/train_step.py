@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +45,8 @@ SUITES = {
         {"name": "paper b32, real Sprites pipeline", "preset": "paper", "batch": 32, "data": "sprites"},
         {"name": "quick b32", "preset": "quick", "batch": 32},
         {"name": "quick b32, real Sprites pipeline", "preset": "quick", "batch": 32, "data": "sprites"},
+        {"name": "paper b32, real pipeline vs in memory, alternating", "preset": "paper", "batch": 32, "data": "alternate"},
+        {"name": "quick b32, real pipeline vs in memory, alternating", "preset": "quick", "batch": 32, "data": "alternate"},
     ],
     "experiments": [
         {"name": "paper b32 baseline", "preset": "paper", "batch": 32},
@@ -68,10 +71,35 @@ SPRITES_TRAIN_CLIPS = 9000
 PAPER_EPOCHS = 300
 
 
+def alternate(model, memory, sprites, batch: int, warmup: int, steps: int, clock, stamps: list[float]) -> dict:
+    """The same model stepping on a batch in memory and on the real pipeline, in turns of 3 timed steps, so
+    that load changes on the machine reach both alike (two processes timing one configuration differ by
+    up to 9% here)."""
+    for data in (memory, sprites):
+        model.fit(data, epochs=1, steps_per_epoch=warmup, verbose=0, shuffle=False)
+    times: dict[str, list[float]] = {"memory": [], "sprites": []}
+    for _ in range(-(-steps // 3)):
+        for name, data in (("memory", memory), ("sprites", sprites)):
+            stamps.clear()
+            model.fit(data, epochs=1, steps_per_epoch=4, verbose=0, shuffle=False, callbacks=[clock()])
+            times[name] += [b - a for a, b in zip(stamps, stamps[1:])]
+    memory_s, sprites_s = statistics.median(times["memory"]), statistics.median(times["sprites"])
+    return {
+        "step_s_median": sprites_s,
+        "clips_per_s": batch / sprites_s,
+        "in_memory_step_s_median": memory_s,
+        "in_memory_clips_per_s": batch / memory_s,
+        "real_over_in_memory_clips_per_s": memory_s / sprites_s,
+        "step_s_min": min(times["sprites"]),
+        "step_s_all": times["sprites"],
+        "in_memory_step_s_all": times["memory"],
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+        "params": model.count_params(),
+    }
+
+
 def worker(spec: dict) -> dict:
     """Measure one configuration in this process."""
-    import resource
-
     import numpy as np
 
     from s3vae_tf.config import RunConfig, apply_preset
@@ -91,13 +119,7 @@ def worker(spec: dict) -> dict:
     keras.mixed_precision.set_global_policy(policy)
     spec_ds = registry.get("sprite")
     batch, steps, warmup = spec["batch"], spec["steps"], spec["warmup"]
-    if spec.get("data") == "sprites":
-        from s3vae_tf.config import DataConfig
-
-        arrays = registry.load("sprite", DataConfig(data_dir=spec["data_dir"]))["train"]
-        dataset = training_dataset(ClipSource(arrays, spec_ds.pixel_scale), batch, warmup + steps, 0, 1, seed=0)
-        size = len(arrays["frames"])
-    else:  # data already in memory: one fixed batch, no pipeline work
+    def in_memory() -> tf.data.Dataset:  # one fixed batch, no pipeline work
         rng = np.random.default_rng(0)
         frames = (rng.integers(0, 256, (batch, 8, 64, 64, 3)) / 256.0).astype("float32")
         one = {
@@ -108,8 +130,16 @@ def worker(spec: dict) -> dict:
             "static_labels": rng.integers(0, 6, (batch, 4)).astype("int32"),
             "dynamic_labels": rng.integers(0, 9, (batch, 8, 1)).astype("int32"),
         }
-        dataset = tf.data.Dataset.from_tensors(one).repeat()
-        size = 9000
+        return tf.data.Dataset.from_tensors(one).repeat()
+
+    size = 9000
+    if spec.get("data") in ("sprites", "alternate"):
+        from s3vae_tf.config import DataConfig
+
+        arrays = registry.load("sprite", DataConfig(data_dir=spec["data_dir"]))["train"]
+        sprites = training_dataset(ClipSource(arrays, spec_ds.pixel_scale), batch, 4 * (warmup + steps), 0, 1, seed=0)
+        size = len(arrays["frames"])
+    dataset = sprites if spec.get("data") == "sprites" else in_memory()
     model = build_model(config, spec_ds, dataset_size=size)
     jit = {"auto": "auto", "on": True, "off": False}[spec.get("jit", "off")]
     model.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=jit, steps_per_execution=spec.get("spe", 1))
@@ -119,6 +149,9 @@ def worker(spec: dict) -> dict:
     class Clock(keras.callbacks.Callback):
         def on_train_batch_end(self, batch_index, logs=None):
             stamps.append(time.perf_counter())
+
+    if spec.get("data") == "alternate":
+        return alternate(model, in_memory(), sprites, batch, warmup, steps, Clock, stamps)
 
     spe = spec.get("spe", 1)
     start = time.perf_counter()
@@ -178,7 +211,7 @@ def machine() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--suite", choices=sorted(SUITES), default="default")
-    parser.add_argument("--steps", type=int, default=6, help="timed steps per configuration")
+    parser.add_argument("--steps", type=int, default=15, help="timed steps per configuration")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (tracing, allocation)")
     parser.add_argument("--data-dir", default=os.environ.get("S3VAE_DATA_DIR", "/tmp/s3data"), help="prepared Sprites")
     parser.add_argument("--only", default="", help="run only configurations whose name contains this")

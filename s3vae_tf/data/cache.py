@@ -19,6 +19,34 @@ from s3vae_tf.io import atomic_path, atomic_write_text, sha256_file
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+ALIGNMENT = 64  # bytes: what TensorFlow's kernels need to use a numpy buffer without copying it
+
+
+def read_aligned(path: Path) -> np.ndarray:
+    """Read a .npy file (never pickles) into a ``ALIGNMENT``-byte aligned buffer.
+
+    ``np.load``'s buffers are only 16-byte aligned, so TensorFlow would copy them; an aligned array can back
+    a tensor as it is (``s3vae_tf.data.pipeline.host_tensor``), and a prepared split is then held once.
+    """
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            return np.load(path, allow_pickle=False)
+        if dtype.hasobject:
+            raise ValueError(f"{path.name} holds Python objects, which are never loaded")
+        if fortran_order:
+            return np.load(path, allow_pickle=False)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        buffer = np.empty(nbytes + ALIGNMENT, np.uint8)
+        offset = (-buffer.ctypes.data) % ALIGNMENT
+        flat = buffer[offset : offset + nbytes]
+        if fh.readinto(memoryview(flat)) != nbytes:
+            raise ValueError(f"{path.name} is truncated")
+    return flat.view(dtype).reshape(shape)
 
 
 class ArrayCache:
@@ -45,7 +73,7 @@ class ArrayCache:
                     if verify and sha256_file(path) != entry["sha256"]:
                         problem = f"{path.name} does not match its checksum"
                         break
-                    array = np.load(path, allow_pickle=False)
+                    array = read_aligned(path)
                     if list(array.shape) != entry["shape"] or str(array.dtype) != entry["dtype"]:
                         problem = f"{path.name} has the wrong shape or dtype"
                         break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from s3vae_tf.data.cache import ArrayCache
+from s3vae_tf.data.cache import ALIGNMENT, ArrayCache, read_aligned
 
 
 def test_round_trip(tmp_path):
@@ -43,3 +43,22 @@ def test_truncated_file_is_detected(tmp_path):
     path = tmp_path / "a.npy"
     path.write_bytes(path.read_bytes()[:100])
     assert ArrayCache(tmp_path, {"p": 1}).load() is None
+
+
+def test_arrays_load_aligned_and_equal(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {"frames": rng.integers(0, 256, (3, 4, 8, 8, 3), dtype=np.uint8), "labels": rng.normal(size=(5, 2)).astype(">f8")}
+    for name, array in arrays.items():
+        np.save(tmp_path / f"{name}.npy", array)
+        loaded = read_aligned(tmp_path / f"{name}.npy")
+        assert loaded.ctypes.data % ALIGNMENT == 0 and loaded.flags.c_contiguous and loaded.flags.writeable
+        assert loaded.dtype == array.dtype and loaded.shape == array.shape
+        np.testing.assert_array_equal(loaded, array)
+
+
+def test_object_arrays_are_never_loaded(tmp_path):
+    import pytest
+
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="Python objects"):
+        read_aligned(tmp_path / "objects.npy")

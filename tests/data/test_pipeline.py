@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
-from s3vae_tf.data.pipeline import ClipSource, evaluation_dataset, training_dataset
+from s3vae_tf.data.pipeline import ClipSource, evaluation_dataset, host_tensor, training_dataset
 
 
 def _arrays(n=10, t=4):
@@ -59,3 +61,62 @@ def test_evaluation_dataset_is_fixed_order():
     assert steps == 2
     first = next(iter(ds))["frames"].numpy()
     np.testing.assert_allclose(first, arrays["frames"][:4] / 256.0)
+
+
+def _aligned(array: np.ndarray) -> np.ndarray:
+    buffer = np.empty(array.nbytes + 64, np.uint8)
+    offset = (-buffer.ctypes.data) % 64
+    out = buffer[offset : offset + array.nbytes].view(array.dtype).reshape(array.shape)
+    out[...] = array
+    return out
+
+
+def test_host_tensor_shares_an_aligned_arrays_memory():
+    """A split is held once: the tensor is a view of the array (a write to the array shows through)."""
+    array = _aligned(np.arange(4 * 3 * 2 * 2 * 3, dtype=np.uint8).reshape(4, 3, 2, 2, 3))
+    tensor = host_tensor(array)
+    np.testing.assert_array_equal(tensor.numpy(), array)
+    array[0, 0, 0, 0, 0] = 200
+    assert int(tensor[0, 0, 0, 0, 0]) == 200
+
+
+def test_host_tensor_copies_what_it_cannot_share():
+    array = _aligned(np.arange(24, dtype=np.int32).reshape(4, 6))
+    readonly = _aligned(array)
+    readonly.flags.writeable = False
+    unaligned = np.empty(array.nbytes + 1, np.uint8)[1:].view(np.uint8).reshape(-1)[: array.nbytes]
+    unaligned[...] = array.view(np.uint8).ravel()
+    for source in (readonly, array[:, ::2], unaligned):
+        tensor = host_tensor(source)
+        np.testing.assert_array_equal(tensor.numpy(), source)
+        source_copy = source.copy()
+        if source.flags.writeable:
+            source[(0,) * source.ndim] += 1
+        np.testing.assert_array_equal(tensor.numpy(), source_copy)
+
+
+def test_clips_gathered_from_unaligned_arrays_are_exact():
+    arrays = _arrays()
+    unaligned = np.empty(arrays["frames"].nbytes + 1, np.uint8)[1:].reshape(arrays["frames"].shape)
+    unaligned[...] = arrays["frames"]
+    source = ClipSource({**arrays, "frames": unaligned}, 256.0)
+    batch = source.batch(tf.constant([3, 7]), tf.constant([0, 0], tf.int64))
+    np.testing.assert_array_equal(batch["frames"].numpy() * 256.0, arrays["frames"][[3, 7]])
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_split_is_held_once_through_the_training_pipeline():
+    """No copy of the split when the source is built or when an iterator starts (tf.data graph rewrites
+    would serialise the captured tensor: a full copy)."""
+    frames = _aligned(np.ones((1600, 4, 64, 64, 3), np.uint8))  # 78.6 MB, resident
+    arrays = {**_arrays(1600), "frames": frames}
+    before = _resident_bytes()
+    source = ClipSource(arrays, 256.0)
+    batch = next(iter(training_dataset(source, batch_size=8, steps_per_epoch=2, first_epoch=0, epochs=1, seed=0)))
+    assert float(tf.reduce_max(batch["frames"])) == 1 / 256.0
+    grown = _resident_bytes() - before
+    assert grown < 0.5 * frames.nbytes, f"resident memory grew by {grown / 1e6:.1f} MB for a {frames.nbytes / 1e6:.1f} MB split"
