@@ -119,6 +119,7 @@ def worker(spec: dict) -> dict:
     keras.mixed_precision.set_global_policy(policy)
     spec_ds = registry.get("sprite")
     batch, steps, warmup = spec["batch"], spec["steps"], spec["warmup"]
+
     def in_memory() -> tf.data.Dataset:  # one fixed batch, no pipeline work
         rng = np.random.default_rng(0)
         frames = (rng.integers(0, 256, (batch, 8, 64, 64, 3)) / 256.0).astype("float32")
