@@ -9,11 +9,11 @@ the clip.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
+from s3vae_tf.grids import exact_gif_bytes
 from s3vae_tf.io import atomic_write_bytes
 
 FRAME_MS = 150
@@ -27,7 +27,7 @@ def pick(count: int, available: int) -> list[int]:
 
 def clip_gif_bytes(clip: np.ndarray, frame_ms: int = FRAME_MS) -> bytes:
     """uint8 (T, H, W, C) -> a looping GIF that decodes back to the same frames (grey becomes RGB)."""
-    from PIL import GifImagePlugin, Image
+    from PIL import Image
 
     clip = np.asarray(clip, np.uint8)
     if clip.shape[-1] == 1:
@@ -44,13 +44,7 @@ def clip_gif_bytes(clip: np.ndarray, frame_ms: int = FRAME_MS) -> bytes:
     else:
         mosaic = Image.fromarray(clip.reshape(-1, clip.shape[2], 3)).quantize(256)
         frames = [Image.fromarray(frame).quantize(palette=mosaic) for frame in clip]
-    header, _ = GifImagePlugin.getheader(frames[0], info={"loop": 0, "duration": frame_ms})
-    out = io.BytesIO()
-    out.write(b"".join(header))
-    for frame in frames:
-        out.write(b"".join(GifImagePlugin.getdata(frame, duration=frame_ms, disposal=1)))
-    out.write(b";")
-    return out.getvalue()
+    return exact_gif_bytes(frames, frame_ms)
 
 
 def write(directory: Path, frames: np.ndarray, static: np.ndarray, dynamic: np.ndarray, indices: list[int], heads: dict) -> list[dict]:

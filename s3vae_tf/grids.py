@@ -71,6 +71,23 @@ def table_gif_bytes(
     return buf.getvalue()
 
 
+def exact_gif_bytes(frames: Sequence, frame_ms: int) -> bytes:
+    """Palette images (PIL, mode "P") as one looping GIF with exactly one GIF frame per image.
+
+    Frames are written one by one with Pillow's GIF helpers: ``Image.save`` would merge identical
+    consecutive frames and shorten the clip.
+    """
+    from PIL import GifImagePlugin
+
+    header, _ = GifImagePlugin.getheader(frames[0], info={"loop": 0, "duration": frame_ms})
+    out = io.BytesIO()
+    out.write(b"".join(header))
+    for frame in frames:
+        out.write(b"".join(GifImagePlugin.getdata(frame, duration=frame_ms, disposal=1)))
+    out.write(b";")
+    return out.getvalue()
+
+
 def save_png(path: Path, image: np.ndarray, scale: int = 1) -> None:
     atomic_write_bytes(Path(path), png_bytes(image, scale))
 

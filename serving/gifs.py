@@ -12,6 +12,7 @@ import io
 
 import numpy as np
 
+from s3vae_tf.grids import exact_gif_bytes
 from serving.status import invalid_argument
 
 MAX_SIDE = 1024
@@ -70,12 +71,8 @@ def to_pixels(frames: np.ndarray, pixel_scale: float) -> np.ndarray:
 
 
 def encode_clip(clip: np.ndarray, frame_ms: int = FRAME_MS) -> bytes:
-    """uint8 (T, H, W, C) -> a looping GIF with one palette for the whole clip and exactly T frames.
-
-    Frames are written one by one with Pillow's GIF helpers: ``Image.save`` would merge identical
-    consecutive frames and shorten the clip.
-    """
-    from PIL import GifImagePlugin, Image
+    """uint8 (T, H, W, C) -> a looping GIF with one palette for the whole clip and exactly T frames."""
+    from PIL import Image
 
     clip = np.asarray(clip, np.uint8)
     if clip.shape[-1] == 1:
@@ -83,10 +80,4 @@ def encode_clip(clip: np.ndarray, frame_ms: int = FRAME_MS) -> bytes:
     mosaic = Image.fromarray(clip.reshape(-1, clip.shape[2], 3))
     palette = mosaic.quantize(256, dither=Image.Dither.NONE)
     frames = [Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE) for frame in clip]
-    header, _ = GifImagePlugin.getheader(frames[0], info={"loop": 0, "duration": frame_ms})
-    out = io.BytesIO()
-    out.write(b"".join(header))
-    for frame in frames:
-        out.write(b"".join(GifImagePlugin.getdata(frame, duration=frame_ms, disposal=1)))
-    out.write(b";")
-    return out.getvalue()
+    return exact_gif_bytes(frames, frame_ms)
