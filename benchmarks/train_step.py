@@ -6,6 +6,7 @@ the timed steps, reported as clips/s. Peak RSS is the process's maximum resident
 
     python benchmarks/train_step.py                       # the default suite, JSON to benchmarks/results/
     python benchmarks/train_step.py --suite experiments   # option sweep (XLA, unroll, oneDNN, ...)
+    python benchmarks/train_step.py --suite lean          # model.lean_backward on vs off (speed and memory)
     python benchmarks/train_step.py --suite gpu           # on a GPU host: batch 128 and 512, mixed precision, XLA
 
 For the paper's preset each result also projects a paper run: 300 epochs of 9000 Sprites clips at that
@@ -47,6 +48,14 @@ SUITES = {
         {"name": "quick b32, real Sprites pipeline", "preset": "quick", "batch": 32, "data": "sprites"},
         {"name": "paper b32, real pipeline vs in memory, alternating", "preset": "paper", "batch": 32, "data": "alternate"},
         {"name": "quick b32, real pipeline vs in memory, alternating", "preset": "quick", "batch": 32, "data": "alternate"},
+    ],
+    "lean": [  # model.lean_backward (default on) against off, in turns
+        {"name": "paper b32", "preset": "paper", "batch": 32},
+        {"name": "paper b32, lean backward off", "preset": "paper", "batch": 32, "lean": False},
+        {"name": "paper b128", "preset": "paper", "batch": 128},
+        {"name": "paper b128, lean backward off", "preset": "paper", "batch": 128, "lean": False},
+        {"name": "quick b32", "preset": "quick", "batch": 32},
+        {"name": "quick b32, lean backward off", "preset": "quick", "batch": 32, "lean": False},
     ],
     "experiments": [
         {"name": "paper b32 baseline", "preset": "paper", "batch": 32},
@@ -106,6 +115,7 @@ def worker(spec: dict) -> dict:
 
     config = apply_preset(RunConfig(variant=spec.get("variant", "full")), spec["preset"])
     config.model.unroll = bool(spec.get("unroll", False))
+    config.model.lean_backward = bool(spec.get("lean", True))
     config.train.batch_size = spec["batch"]
 
     import keras

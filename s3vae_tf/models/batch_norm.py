@@ -31,8 +31,9 @@ class SyncBatchNormalization(keras.layers.BatchNormalization):
         ctx = tf.distribute.get_replica_context()
         return 1 if ctx is None else ctx.num_replicas_in_sync
 
-    def call(self, inputs, training=None, mask=None):
-        fusable = (
+    def fusable(self, inputs, training=None, mask=None) -> bool:
+        """Whether this call trains on one replica through the fused kernel (else Keras' own path)."""
+        return bool(
             training
             and self.trainable
             and mask is None
@@ -44,19 +45,34 @@ class SyncBatchNormalization(keras.layers.BatchNormalization):
             and not self.renorm
             and (not self.synchronized or self._replicas() == 1)
         )
-        if not fusable:
-            return super().call(inputs, training=training, mask=mask)
+
+    def fused_normalize(self, inputs):
+        """Training-mode normalisation with the fused kernel: (outputs, batch mean, biased batch variance).
+
+        Pure (the moving statistics are left alone), so a backward pass may call it again to recompute
+        the outputs instead of keeping them; ``update_moving`` applies the statistics once.
+        """
         outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
             inputs, ops.cast(self.gamma, "float32"), ops.cast(self.beta, "float32"), epsilon=self.epsilon, data_format="NHWC", is_training=True
         )
         count = tf.cast(tf.size(inputs) // tf.shape(inputs)[-1], variance.dtype)
         variance = variance * (count - 1.0) / count  # the fused kernel reports the unbiased variance
+        return ops.cast(outputs, self.compute_dtype), mean, variance
+
+    def update_moving(self, mean, variance) -> None:
+        """Move the moving statistics towards one batch's mean and (biased) variance."""
         momentum = self.momentum
         self.moving_mean.assign(self.moving_mean * momentum + ops.cast(mean, self.moving_mean.dtype) * (1.0 - momentum))
         self.moving_variance.assign(
             self.moving_variance * momentum + ops.cast(variance, self.moving_variance.dtype) * (1.0 - momentum)
         )
-        return ops.cast(outputs, self.compute_dtype)
+
+    def call(self, inputs, training=None, mask=None):
+        if not self.fusable(inputs, training, mask):
+            return super().call(inputs, training=training, mask=mask)
+        outputs, mean, variance = self.fused_normalize(inputs)
+        self.update_moving(mean, variance)
+        return outputs
 
     def _moments(self, inputs, mask):
         if mask is not None or not self.synchronized or self._replicas() == 1:

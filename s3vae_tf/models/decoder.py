@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from s3vae_tf.models.activations import LeakyReLU
 from s3vae_tf.models.encoder import batch_norm
 
 
@@ -14,12 +15,13 @@ class FrameDecoder(keras.layers.Layer):
 
     A 4x4 valid transposed convolution to 4x4 x (filters x 8), three 4x4 stride-2 transposed convolutions
     halving the width (BatchNorm, LeakyReLU(0.2)), and a last stride-2 one to ``channels``. The logits are
-    returned in full precision (floatx) so losses stay exact under mixed precision.
+    returned in full precision (floatx) so losses stay exact under mixed precision. ``lean_backward``: the
+    activations' gradients read their outputs, so backprop need not keep the BatchNorm outputs.
     """
 
-    def __init__(self, filters: int = 64, channels: int = 3, synchronized_bn: bool = True, **kwargs):
+    def __init__(self, filters: int = 64, channels: int = 3, synchronized_bn: bool = True, lean_backward: bool = True, **kwargs):
         super().__init__(**kwargs)
-        self.filters, self.channels, self.synchronized_bn = filters, channels, synchronized_bn
+        self.filters, self.channels, self.synchronized_bn, self.lean_backward = filters, channels, synchronized_bn, lean_backward
         stack = [layers.Reshape((1, 1, -1))]
         for i, mult in enumerate((8, 4, 2, 1)):
             first = i == 0
@@ -28,7 +30,7 @@ class FrameDecoder(keras.layers.Layer):
                     filters * mult, 4, strides=1 if first else 2, padding="valid" if first else "same", use_bias=False, name=f"deconv{i + 1}"
                 ),
                 batch_norm(synchronized_bn, f"bn{i + 1}"),
-                layers.LeakyReLU(0.2),
+                LeakyReLU(0.2, output_gradient=lean_backward),
             ]
         stack.append(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", name="deconv5"))
         self.net = keras.Sequential(stack, name="net")
@@ -43,4 +45,10 @@ class FrameDecoder(keras.layers.Layer):
         return (input_shape[0], 64, 64, self.channels)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "channels": self.channels, "synchronized_bn": self.synchronized_bn}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "channels": self.channels,
+            "synchronized_bn": self.synchronized_bn,
+            "lean_backward": self.lean_backward,
+        }

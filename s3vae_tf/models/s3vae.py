@@ -84,10 +84,10 @@ class S3VAE(keras.Model):
         self.dataset_size = int(dataset_size)
         self.seed = int(seed)
         mc = self.model_config
-        self.encoder = FrameEncoder(mc.filters, mc.conv_dim, mc.synchronized_bn, name="encoder")
+        self.encoder = FrameEncoder(mc.filters, mc.conv_dim, mc.synchronized_bn, mc.lean_backward, name="encoder")
         self.posterior = Posterior(mc.hidden_dim, mc.f_dim, mc.z_dim, causal=mc.posterior == "causal", unroll=mc.unroll, name="posterior")
         self.prior = DynamicPrior(mc.z_dim, mc.prior_hidden_dim, mc.prior_layers, unroll=mc.unroll, name="prior")
-        self.decoder = FrameDecoder(mc.filters, mc.channels, mc.synchronized_bn, name="decoder")
+        self.decoder = FrameDecoder(mc.filters, mc.channels, mc.synchronized_bn, mc.lean_backward, name="decoder")
         self.dfp_head = self.static_head = self.dynamic_head = None
         if variant == "full":
             if self.labels["dfp_signal"] == "flow":
