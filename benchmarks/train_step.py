@@ -49,7 +49,7 @@ SUITES = {
         {"name": "paper b32, real pipeline vs in memory, alternating", "preset": "paper", "batch": 32, "data": "alternate"},
         {"name": "quick b32, real pipeline vs in memory, alternating", "preset": "quick", "batch": 32, "data": "alternate"},
     ],
-    "lean": [  # model.lean_backward (default on) against off, in turns
+    "lean": [  # model.lean_backward (default on) against off, one configuration after another
         {"name": "paper b32", "preset": "paper", "batch": 32},
         {"name": "paper b32, lean backward off", "preset": "paper", "batch": 32, "lean": False},
         {"name": "paper b128", "preset": "paper", "batch": 128},
