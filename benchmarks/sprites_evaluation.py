@@ -24,6 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from machine import cpu_model  # benchmarks/machine.py, beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 VARIANTS = ("baseline", "full", "baseline-sv")
@@ -52,15 +54,10 @@ def complete(run_dir: Path) -> bool:
 
 
 def hardware() -> dict:
-    model = ""
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     import tensorflow as tf
 
     return {
-        "cpu": model or platform.processor(),
+        "cpu": cpu_model() or platform.processor(),
         "cores": os.cpu_count(),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "tensorflow": tf.__version__,

@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model  # benchmarks/machine.py, beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 
@@ -208,15 +210,10 @@ def run_suite(specs: list[dict], args) -> list[dict]:
 
 
 def machine() -> dict:
-    cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     import tensorflow as tf
 
     gpus = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in tf.config.list_physical_devices("GPU")]
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpus": gpus, "python": platform.python_version(), "platform": platform.platform()}
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "gpus": gpus, "python": platform.python_version(), "platform": platform.platform()}
 
 
 def main() -> None:
