@@ -112,3 +112,13 @@ def tiny_export_dir(tiny_run_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("exports") / "tiny"
     export_run(ExportRequest(run_dir=tiny_run_dir, out=out, samples=4), log=lambda message: None)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_judge_path(sprite_data_dir, tmp_path_factory) -> Path:
+    from s3vae_tf.evaluation.judge import entry
+    from tests.evaluation.conftest import tiny_judge_flags
+
+    out = tmp_path_factory.mktemp("judges") / "sprite.keras"
+    assert entry(tiny_judge_flags(sprite_data_dir, out)) == 0
+    return out

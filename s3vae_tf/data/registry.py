@@ -35,6 +35,12 @@ class DatasetSpec:
     prepare: Callable[[DataConfig, Path], Prepared]
     source: str = ""
     licence: str = ""
+    # Readable class names per head where the classes have them: ((head, (name of class 0, ...)), ...).
+    class_names: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def names_of(self, head: str, classes: int) -> tuple[str, ...]:
+        """Class names of ``head`` (its indices as text when the dataset names none)."""
+        return dict(self.class_names).get(head, tuple(str(i) for i in range(classes)))
 
     @property
     def value_range(self) -> tuple[float, float]:

@@ -271,5 +271,6 @@ SPEC = register(
         prepare=prepare,
         source="Liberated Pixel Cup sheets via github.com/YingzhenLi/Sprites (Li & Mandt 2018)",
         licence="CC-BY-SA 3.0 or GPL 3.0 (LPC art)",
+        class_names=(("action", tuple(f"{a}-{d}" for a in ACTIONS for d in DIRECTIONS)),),
     )
 )

@@ -13,11 +13,17 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from s3vae_tf import cli
 from s3vae_tf.errors import UsageError
+from s3vae_tf.evaluation.confusion import confusion_png
+from s3vae_tf.evaluation.table import as_markdown
+from s3vae_tf.io import atomic_write_bytes, atomic_write_text
 
 RESULT_JSON = "evaluation.json"
 RESULT_MARKDOWN = "evaluation.md"
+CONFUSION_PNG = "confusion_a_{head}.png"
 
 
 def build_parser():
@@ -75,6 +81,7 @@ def evaluate_run(run_dir: Path, judge_path: str = "", data_dir: str = "", repeat
             "meets_required_accuracy": report.get("meets_required_accuracy"),
         },
         **result,
+        "confusion_labels": {h["name"]: list(spec.names_of(h["name"], h["classes"])) for h in judge.heads if h["factor"] == "dynamic"},
         "seconds": round(time.perf_counter() - start, 1),
     }
 
@@ -85,8 +92,7 @@ def method_name(result: dict) -> str:
 
 
 def write_results(run_dir: Path, result: dict) -> tuple[Path, Path]:
-    from s3vae_tf.evaluation.table import as_markdown
-    from s3vae_tf.io import atomic_write_text
+    """``evaluation.json``, ``evaluation.md`` and a confusion-matrix PNG per dynamic head of protocol A."""
 
     json_path, md_path = Path(run_dir) / RESULT_JSON, Path(run_dir) / RESULT_MARKDOWN
     atomic_write_text(json_path, json.dumps(result, indent=2) + "\n")
@@ -96,6 +102,10 @@ def write_results(run_dir: Path, result: dict) -> tuple[Path, Path]:
         f"mean ± std over {result['repeats']} sampling repeats (seed {result['seed']}).\n\n"
     )
     atomic_write_text(md_path, header + as_markdown(result, method_name(result)) + "\n")
+    for head, matrices in result.get("confusion", {}).items():
+        title = f"protocol A, {head}: {result['variant']} ({result['repeats']} repeats); rows true, columns judged (%)"
+        atomic_write_bytes(Path(run_dir) / CONFUSION_PNG.format(head=head),
+                           confusion_png(np.asarray(matrices["a"]), result["confusion_labels"][head], title))
     return json_path, md_path
 
 

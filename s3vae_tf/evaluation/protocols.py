@@ -18,12 +18,15 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from s3vae_tf.evaluation.confusion import confusion_counts
 from s3vae_tf.evaluation.judge import as_samples, head_labels, predict
 from s3vae_tf.evaluation.metrics import classification_metrics, summarize
 
 PROTOCOLS = {
     "a": "motion of each test clip kept (posterior mean z_1:T), appearance z_f drawn from N(0, I)",
-    "b": "appearance of each test clip kept (posterior mean z_f), motion z_1:T drawn from the learned prior",
+    "b": "appearance of each test clip kept (posterior mean z_f), motion z_1:T: the means of the learned prior along a sampled path",
+    "swap": "a's motion (z_1:T means) with b's appearance (z_f mean) for pairs of test clips of other characters and motions; "
+            "a hit when every dynamic head reads a's labels and every static head b's",
 }
 _STREAM = {"a": 1, "b": 2}
 
@@ -78,7 +81,7 @@ def judge_generations(
 
     def step(f_n, z_n, f, z):
         kept = {"z_t": z} if protocol == "a" else {"z_f": f}
-        return judge.probabilities(model.generate_from_noise(f_n, z_n, **kept))
+        return judge.probabilities(model.generate_from_noise(f_n, z_n, **kept, prior_means=True))
 
     return _in_batches(step, [f_noise, z_noise, f_mean, z_mean], batch_size)
 
@@ -92,15 +95,23 @@ def evaluate_protocols(model, judge, clips: LabelledClips, repeats: int = 5, see
     """The judge's metrics on real clips and on their reconstructions (references: what the judge and the
     decoder allow), and per protocol mean/std over ``repeats`` for the heads the protocol scores.
 
+    Also: ``confusion`` (per dynamic head, protocol A's [true, predicted] counts summed over the repeats,
+    and the judge's on the real clips) and ``swap`` (:func:`swap_scores` on pairs from :func:`swap_partners`).
+
     Returns ``{"real": {head: metrics}, "reconstruction": {head: metrics}, "a": {head: summary},
-    "b": {head: summary}}`` where a summary maps each of acc / is / h_yx / h_y to ``{"mean", "std", "values"}``.
+    "b": {head: summary}, "confusion": ..., "swap": ...}`` where a summary maps each of acc / is / h_yx / h_y
+    to ``{"mean", "std", "values"}``.
     """
     labels = head_labels(judge.heads, clips.static, clips.dynamic)
 
     def scored(probs: Mapping[str, np.ndarray]) -> dict:
         return {h["name"]: classification_metrics(*as_samples(probs[h["name"]], labels[h["name"]]), seed=seed) for h in judge.heads}
 
-    result: dict = {"real": scored(predict(judge, clips.frames, batch_size, clips.pixel_scale))}
+    real = predict(judge, clips.frames, batch_size, clips.pixel_scale)
+    result: dict = {"real": scored(real)}
+    dynamic = [h for h in judge.heads if h["factor"] == "dynamic"]
+    confusion = {h["name"]: {"real": confusion_counts(real[h["name"]], labels[h["name"]], h["classes"]),
+                             "a": np.zeros((h["classes"], h["classes"]), np.int64)} for h in dynamic}
     f_mean, z_mean = encode_means(model, clips, batch_size)
     result["reconstruction"] = scored(judge_reconstructions(model, judge, f_mean, z_mean, batch_size))
     for protocol, factor in (("a", "dynamic"), ("b", "static")):
@@ -110,6 +121,52 @@ def evaluate_protocols(model, judge, clips: LabelledClips, repeats: int = 5, see
             probs = judge_generations(model, judge, protocol, f_mean, z_mean, seed, r, batch_size)
             for name in heads:
                 per_repeat[name].append(classification_metrics(*as_samples(probs[name], labels[name]), seed=seed))
+                if protocol == "a":
+                    confusion[name]["a"] += confusion_counts(probs[name], labels[name], confusion[name]["a"].shape[0])
         result[protocol] = {name: {**summarize(runs), "samples": runs[0]["samples"], "balanced_samples": runs[0]["balanced_samples"]}
                             for name, runs in per_repeat.items()}
+    result["confusion"] = {name: {kind: m.tolist() for kind, m in c.items()} for name, c in confusion.items()}
+    partners = swap_partners(clips.static, clips.dynamic, seed)
+    valid = partners >= 0
+    probs = judge_swaps(model, judge, f_mean[partners[valid]], z_mean[valid], batch_size)
+    result["swap"] = swap_scores(judge.heads, probs, {n: l[valid] for n, l in labels.items()},
+                                 {n: l[partners[valid]] for n, l in labels.items()})
     return result
+
+
+def swap_partners(static: np.ndarray, dynamic: np.ndarray, seed: int = 0) -> np.ndarray:
+    """For each clip a, a clip b of another character (some static label differs) with another motion
+    (the first frame's dynamic labels differ), drawn with ``seed``; -1 where no such clip exists."""
+    rng = np.random.default_rng([seed, 3])
+    count = len(static)
+    character = np.asarray(static).reshape(count, -1)
+    motion = np.asarray(dynamic)[:, 0].reshape(count, -1)
+    partners = np.full(count, -1, np.int64)
+    for i in range(count):
+        ok = np.flatnonzero(np.any(character != character[i], axis=1) & np.any(motion != motion[i], axis=1))
+        if len(ok):
+            partners[i] = rng.choice(ok)
+    return partners
+
+
+def judge_swaps(model, judge, f_b: np.ndarray, z_a: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
+    """p(y|x) per judge head for a's motion (z_1:T means ``z_a``) decoded with b's appearance (z_f means ``f_b``)."""
+    return _in_batches(lambda f, z: judge.probabilities(model.decode(f, z)), [f_b, z_a], batch_size)
+
+
+def swap_scores(heads: Sequence[Mapping], probs: Mapping[str, np.ndarray], labels_a: Mapping[str, np.ndarray],
+                labels_b: Mapping[str, np.ndarray]) -> dict:
+    """Swap accuracy of generations of a's motion with b's appearance, row by row: every dynamic head must
+    be right against a's labels (``motion``), every static head against b's (``appearance``), and ``both``.
+    A per-frame head must be right on every frame. Also returns each head's accuracy and the pair count."""
+    motion_ok, appearance_ok, per_head = [], [], {}
+    for head in heads:
+        reference = (labels_a if head["factor"] == "dynamic" else labels_b)[head["name"]]
+        pairs = len(reference)
+        right = (np.argmax(probs[head["name"]], axis=-1) == reference).reshape(pairs, -1).all(axis=1)
+        per_head[head["name"]] = float(np.mean(right))
+        (motion_ok if head["factor"] == "dynamic" else appearance_ok).append(right)
+    motion = np.all(motion_ok, axis=0)
+    appearance = np.all(appearance_ok, axis=0)
+    return {"motion": float(np.mean(motion)), "appearance": float(np.mean(appearance)),
+            "both": float(np.mean(motion & appearance)), "heads": per_head, "pairs": int(len(motion))}

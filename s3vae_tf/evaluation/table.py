@@ -53,6 +53,13 @@ def tables(result: Mapping, method: str) -> list[tuple[str, list[str], list[list
             [method, *(_summary(result["b"][n], "acc") for n in names)],
         ]
         out.append((caption, ["Method", *names], rows))
+    if result.get("swap"):
+        swap = result["swap"]
+        caption = (f"Swap accuracy: a's motion with b's appearance, {swap['pairs']} pairs of test clips of other characters "
+                   "and motions; motion = every dynamic label a's, appearance = every static label b's")
+        names = list(swap["heads"])
+        rows = [[method, *(_value("acc", swap[k]) for k in ("motion", "appearance", "both")), *(_value("acc", swap["heads"][n]) for n in names)]]
+        out.append((caption, ["Method", "motion", "appearance", "both", *names], rows))
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 
@@ -38,3 +39,20 @@ class PredictionHead(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "outputs": self.outputs, "hidden_dim": self.hidden_dim}
+
+
+@tf.custom_gradient
+def _reversed(x, scale):
+    def grad(upstream):
+        return -scale * upstream, tf.zeros_like(scale)
+
+    return tf.identity(x), grad
+
+
+def reverse_gradient(x: tf.Tensor, scale: float = 1.0) -> tf.Tensor:
+    """Identity forward; multiplies the gradient by ``-scale`` backward (Ganin & Lempitsky 2015).
+
+    A head on ``reverse_gradient(latent)`` learns to predict its target while the layers below the latent
+    are pushed to make that prediction fail.
+    """
+    return _reversed(x, tf.constant(scale, x.dtype))

@@ -22,11 +22,12 @@ from s3vae_tf.losses.dynamic_factor import flow_grid_loss, landmark_loss
 from s3vae_tf.losses.elbo import kl_divergence, reconstruction_loss
 from s3vae_tf.losses.mutual_info import mutual_information
 from s3vae_tf.losses.supervised import classification_loss
-from s3vae_tf.losses.triplet import triplet_loss
+from s3vae_tf.losses.triplet import triplet_hinge
 from s3vae_tf.models.decoder import FrameDecoder
 from s3vae_tf.models.distributions import diagonal_gaussian, frame_likelihood, standard_normal_like
 from s3vae_tf.models.encoder import FrameEncoder
-from s3vae_tf.models.heads import PredictionHead
+from s3vae_tf.models.heads import PredictionHead, reverse_gradient
+from s3vae_tf.models.initializers import original_init
 from s3vae_tf.models.posterior import Posterior
 from s3vae_tf.models.prior import DynamicPrior
 
@@ -88,7 +89,7 @@ class S3VAE(keras.Model):
         self.posterior = Posterior(mc.hidden_dim, mc.f_dim, mc.z_dim, causal=mc.posterior == "causal", unroll=mc.unroll, name="posterior")
         self.prior = DynamicPrior(mc.z_dim, mc.prior_hidden_dim, mc.prior_layers, unroll=mc.unroll, name="prior")
         self.decoder = FrameDecoder(mc.filters, mc.channels, mc.synchronized_bn, mc.lean_backward, name="decoder")
-        self.dfp_head = self.static_head = self.dynamic_head = None
+        self.dfp_head = self.static_head = self.dynamic_head = self.static_adversary = None
         if variant == "full":
             if self.labels["dfp_signal"] == "flow":
                 cells = self.labels["flow_grid"] ** 2
@@ -96,12 +97,16 @@ class S3VAE(keras.Model):
             else:
                 outputs = [["landmarks", 3]]
             self.dfp_head = PredictionHead(outputs, mc.head_dim, name="dfp_head")
+            if self.loss_config.static_adversary_weight > 0:
+                # The same labels for every frame at once, read from z_f alone.
+                steps = mc.frames - 1 if self.labels["dfp_signal"] == "flow" else mc.frames
+                self.static_adversary = PredictionHead([[n, steps * k] for n, k in outputs], mc.head_dim, name="static_adversary")
         elif variant == "baseline-sv":
             self.static_head = PredictionHead(self.labels["static"], mc.head_dim, name="static_head")
             self.dynamic_head = PredictionHead(self.labels["dynamic"], mc.head_dim, name="dynamic_head")
         elif variant != "baseline":
             raise ValueError(f"unknown variant {variant!r}")
-        self.trackers = [keras.metrics.Mean(name=name) for name in ("loss", *self.term_names())]
+        self.trackers = [keras.metrics.Mean(name=name) for name in ("loss", *self.term_names(), *self.monitor_names())]
 
     # ----------------------------------------------------------------------------------------- config
 
@@ -115,11 +120,17 @@ class S3VAE(keras.Model):
         if self.variant == "full":
             names.append("scc")
             names += ["dfp_moving", "dfp_direction"] if self.labels["dfp_signal"] == "flow" else ["dfp_landmarks"]
+            if self.static_adversary is not None:
+                names.append("adv_static")
         if self.variant in ("full", "baseline-sv"):
             names.append("mi")
         if self.variant == "baseline-sv":
             names += ["sv_static", "sv_dynamic"]
         return tuple(names)
+
+    def monitor_names(self) -> tuple[str, ...]:
+        """Quantities logged beside the terms that are not part of the loss."""
+        return ("scc_active",) if self.variant == "full" else ()
 
     def term_weights(self) -> dict[str, float]:
         lc = self.loss_config
@@ -134,6 +145,7 @@ class S3VAE(keras.Model):
             "mi": lc.mi_weight,
             "sv_static": lc.sv_static_weight,
             "sv_dynamic": lc.sv_dynamic_weight,
+            "adv_static": lc.static_adversary_weight,
         }
 
     def get_config(self):
@@ -163,6 +175,10 @@ class S3VAE(keras.Model):
         if self.static_head is not None:
             self.static_head.build((None, mc.f_dim))
             self.dynamic_head.build((None, mc.frames, mc.z_dim))
+        if self.static_adversary is not None:
+            self.static_adversary.build((None, mc.f_dim))
+        if mc.init == "original" and not self.built:
+            original_init(self, self.seed)
         self.built = True
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -216,14 +232,17 @@ class S3VAE(keras.Model):
         frames = self.decode(ops.concatenate([f_b, f_a], axis=0), ops.concatenate([z_a, z_b], axis=0))
         return frames[:n], frames[n:]
 
-    def generate_from_noise(self, f_noise: tf.Tensor, z_noise: tf.Tensor, z_f: tf.Tensor | None = None, z_t: tf.Tensor | None = None) -> tf.Tensor:
+    def generate_from_noise(self, f_noise: tf.Tensor, z_noise: tf.Tensor, z_f: tf.Tensor | None = None,
+                            z_t: tf.Tensor | None = None, prior_means: bool = False) -> tf.Tensor:
         """Frames from standard-normal noise: z_f = f_noise (the prior N(0, I)) unless given; z_t sampled
         from the learned prior with ``z_noise`` (B, T, Z) unless given. Fix z_f to vary motion, fix z_t to
-        vary appearance."""
+        vary appearance. ``prior_means`` decodes the means p(z_t | z_<t) of the sampled path instead of
+        its samples (what the original evaluation code decodes)."""
         if z_f is None:
             z_f = f_noise
         if z_t is None:
-            z_t, _, _ = self.prior.sample(z_noise)
+            sampled, means, _ = self.prior.sample(z_noise)
+            z_t = means if prior_means else sampled
         return self.decode(z_f, z_t)
 
     def generate(self, count: int, seed: int = 0, z_f: tf.Tensor | None = None, z_t: tf.Tensor | None = None) -> tf.Tensor:
@@ -260,7 +279,13 @@ class S3VAE(keras.Model):
 
     def compute_terms(self, data: dict[str, tf.Tensor], training: bool, step: tf.Tensor) -> dict[str, tf.Tensor]:
         """Every loss term of the variant, per clip (B,) or over the global batch, unweighted."""
-        mc = self.model_config
+        return self.terms_and_monitors(data, training, step)[0]
+
+    def terms_and_monitors(self, data: dict[str, tf.Tensor], training: bool, step: tf.Tensor) -> tuple[dict, dict]:
+        """(loss terms as :meth:`compute_terms`, monitors of :meth:`monitor_names`: e.g. the active-triplet
+        fraction of SCC)."""
+        mc, lc = self.model_config, self.loss_config
+        monitors: dict[str, tf.Tensor] = {}
         frames = data["frames"]
         batch = tf.shape(frames)[0]
         features = self.frame_features(frames, training=training)
@@ -283,16 +308,13 @@ class S3VAE(keras.Model):
             positive = tf.gather(features, data["positive_order"], batch_dims=1)
             f_positive, _ = self.posterior.static(self.posterior.summarize(positive))
             anchor_all = _gather_batch(f_mean)
-            terms["scc"] = triplet_loss(anchor_all, _gather_batch(f_positive), tf.roll(anchor_all, 1, axis=0), self.loss_config.triplet_margin)
-            dfp = self.dfp_head(z)
-            if self.labels["dfp_signal"] == "flow":
-                # z_t predicts the motion that led into frame t (pair t-1 -> t): causal posteriors can see it.
-                moving = dfp["moving"][:, 1:]
-                cells = self.labels["flow_grid"] ** 2
-                direction = tf.reshape(dfp["direction"][:, 1:], (batch, mc.frames - 1, cells, self.labels["flow_bins"]))
-                terms["dfp_moving"], terms["dfp_direction"] = flow_grid_loss(moving, direction, data["flow_moving"], data["flow_direction"])
-            else:
-                terms["dfp_landmarks"] = landmark_loss(dfp["landmarks"], data["landmarks"])
+            hinge = triplet_hinge(anchor_all, _gather_batch(f_positive), tf.roll(anchor_all, 1, axis=0), lc.triplet_margin, lc.triplet_normalize)
+            terms["scc"] = tf.nn.relu(hinge)
+            monitors["scc_active"] = tf.reduce_mean(tf.cast(hinge > 0, hinge.dtype))
+            terms.update(self._dfp_terms(self.dfp_head(z), data, batch, per_frame=True))
+            if self.static_adversary is not None:
+                guesses = self.static_adversary(reverse_gradient(f_mean))
+                terms["adv_static"] = tf.add_n(list(self._dfp_terms(guesses, data, batch, per_frame=False).values()))
         if self.variant == "baseline-sv":
             terms["sv_static"] = classification_loss(self.static_head(f_mean), data["static_labels"])
             terms["sv_dynamic"] = classification_loss(self.dynamic_head(z), data["dynamic_labels"])
@@ -303,15 +325,51 @@ class S3VAE(keras.Model):
             )
             # MI is non-negative: a negative estimate is noise, not something to push further down.
             terms["mi"] = tf.reduce_sum(tf.nn.relu(per_step))
-        return terms
+        return terms, monitors
+
+    def _dfp_terms(self, outputs: dict[str, tf.Tensor], data: dict[str, tf.Tensor], batch, per_frame: bool) -> dict[str, tf.Tensor]:
+        """DFP losses of head ``outputs``: per frame (B, T, units) from z_t, or all frames at once (B, units)
+        from z_f (the static adversary)."""
+        mc, reduction = self.model_config, self.loss_config.dfp_reduction
+        if self.labels["dfp_signal"] == "flow":
+            cells, bins = self.labels["flow_grid"] ** 2, self.labels["flow_bins"]
+            moving, direction = outputs["moving"], outputs["direction"]
+            if per_frame:
+                # z_t predicts the motion that led into frame t (pair t-1 -> t): causal posteriors can see it.
+                moving, direction = moving[:, 1:], direction[:, 1:]
+            moving = tf.reshape(moving, (batch, mc.frames - 1, cells))
+            direction = tf.reshape(direction, (batch, mc.frames - 1, cells, bins))
+            bce, ce = flow_grid_loss(moving, direction, data["flow_moving"], data["flow_direction"], reduction)
+            return {"dfp_moving": bce, "dfp_direction": ce}
+        landmarks = tf.reshape(outputs["landmarks"], (batch, mc.frames, 3))
+        return {"dfp_landmarks": landmark_loss(landmarks, data["landmarks"], reduction)}
+
+    def term_gradient_norms(self, data: dict[str, tf.Tensor], step: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Norm of each weighted term's gradient on the inference network (conv encoder + posterior), on
+        one batch in training mode, plus the monitors. A term whose norm is ~0 does nothing to the encoder.
+
+        The forward pass updates BatchNorm's moving statistics like a training step does; callers that
+        must not change the model restore ``non_trainable_variables`` afterwards.
+        """
+        weights = self.term_weights()
+        variables = self.encoder.trainable_variables + self.posterior.trainable_variables
+        with tf.GradientTape(persistent=True) as tape:
+            terms, monitors = self.terms_and_monitors(data, training=True, step=step)
+            weighted = {name: weights[name] * tf.reduce_mean(value) for name, value in terms.items()}
+        norms = {}
+        for name, value in weighted.items():
+            grads = [g for g in tape.gradient(value, variables) if g is not None]
+            norms[name] = tf.linalg.global_norm(grads) if grads else tf.zeros((), value.dtype)
+        del tape
+        return {**norms, **monitors}
 
     def total_loss(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
         """Weighted sum of the batch means of the terms."""
         weights = self.term_weights()
         return tf.add_n([weights[name] * tf.reduce_mean(value) for name, value in terms.items()])
 
-    def _report(self, loss: tf.Tensor, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        values = {"loss": loss, **{name: tf.reduce_mean(v) for name, v in terms.items()}}
+    def _report(self, loss: tf.Tensor, terms: dict[str, tf.Tensor], monitors: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        values = {"loss": loss, **{name: tf.reduce_mean(v) for name, v in terms.items()}, **monitors}
         for tracker in self.trackers:
             tracker.update_state(values[tracker.name])
         logs = {tracker.name: tracker.result() for tracker in self.trackers}
@@ -323,14 +381,14 @@ class S3VAE(keras.Model):
     def train_step(self, data):
         replicas, _ = _replica_context()
         with tf.GradientTape() as tape:
-            terms = self.compute_terms(data, training=True, step=self.optimizer.iterations)
+            terms, monitors = self.terms_and_monitors(data, training=True, step=self.optimizer.iterations)
             loss = self.total_loss(terms)
             # Each replica's gradients are summed across replicas: scale to the global-batch mean.
             scaled = self.optimizer.scale_loss(loss / replicas)
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
-        return self._report(loss, terms)
+        return self._report(loss, terms, monitors)
 
     def test_step(self, data):
-        terms = self.compute_terms(data, training=False, step=tf.constant(0, tf.int64))
-        return self._report(self.total_loss(terms), terms)
+        terms, monitors = self.terms_and_monitors(data, training=False, step=tf.constant(0, tf.int64))
+        return self._report(self.total_loss(terms), terms, monitors)

@@ -1,10 +1,14 @@
-"""Callbacks of a training run: stop on non-finite loss, checkpoint every epoch, log pictures to TensorBoard."""
+"""Callbacks of a training run: stop on non-finite loss, checkpoint every epoch, log pictures to TensorBoard,
+and measure the run every N steps (each term's gradient share, the protocol probe)."""
 
 from __future__ import annotations
 
+import csv
 import io
 import math
+import time
 from pathlib import Path
+from typing import Callable, Mapping
 
 import keras
 import numpy as np
@@ -12,6 +16,7 @@ import tensorflow as tf
 
 from s3vae_tf.errors import NonFiniteLossError
 from s3vae_tf.evaluation.pictures import as_gif, as_png, pictures
+from s3vae_tf.io import atomic_write_text
 from s3vae_tf.training.run import RunCheckpoint
 
 
@@ -96,3 +101,116 @@ def _gif_summary(name: str, gif: bytes, step: int) -> None:
     tensor = tf.constant([str(width), str(height)], tf.string)
     tensor = tf.concat([tensor, tf.constant([gif], tf.string)], axis=0)
     tf.summary.write(name, tensor, step=step, metadata=metadata.create_summary_metadata(display_name=name, description="animated GIF"))
+
+
+STEPS_CSV = "steps.csv"
+
+
+class StepMonitor(keras.callbacks.Callback):
+    """Every ``diagnostics_every`` steps, each weighted loss term's gradient norm on the inference network
+    (conv encoder + posterior) and its share of their sum, on one fixed training batch; every ``probe_every``
+    steps, ``probe(model)`` (protocol accuracies with the dataset's judge, see
+    :class:`s3vae_tf.evaluation.probe.ProtocolProbe`).
+
+    Each measurement is a row of ``RUN_DIR/steps.csv`` (step, epoch, training minutes, values) and a
+    TensorBoard scalar under ``logs/steps``; the latest values are added to the epoch logs, so they also
+    reach ``history.csv``, the epoch's TensorBoard scalars and the progress bar. Training minutes count the
+    wall time of the training steps only (not these measurements), summed over resumed sessions. The
+    measurements restore BatchNorm's moving statistics, so they never change what the run trains.
+    """
+
+    def __init__(self, run_dir: Path, batch: Mapping[str, tf.Tensor], diagnostics_every: int,
+                 probe: Callable | None = None, probe_every: int = 0, probe_names: tuple[str, ...] = ()):
+        super().__init__()
+        self.path = Path(run_dir) / STEPS_CSV
+        self.writer = tf.summary.create_file_writer(str(Path(run_dir) / "logs" / "steps"))
+        self.batch, self.diagnostics_every = batch, diagnostics_every
+        self.probe, self.probe_every, self.probe_names = probe, probe_every, tuple(probe_names)
+        self.latest: dict[str, float] = {}
+        self._diagnose = None
+        self.epoch = 0
+
+    def columns(self) -> list[str]:
+        terms = self.model.term_names() if self.diagnostics_every else ()
+        monitors = self.model.monitor_names() if self.diagnostics_every else ()
+        return [*(f"grad_{t}" for t in terms), *(f"share_{t}" for t in terms), *monitors, *self.probe_names]
+
+    def on_train_begin(self, logs=None):
+        self.step0 = self.last_step = int(self.model.optimizer.iterations.numpy())
+        self.latest = {name: float("nan") for name in self.columns()}
+        rows = self._read_rows()
+        kept = [r for r in rows if int(r["step"]) <= self.step0]  # rows past the restored checkpoint are redone
+        self.minutes0 = float(kept[-1]["train_minutes"]) if kept else 0.0
+        for row in kept[-1:]:
+            self.latest.update({k: float(v) for k, v in row.items() if k in self.latest and v not in ("", None)})
+        self._write_rows(kept)
+        self.start, self.excluded = time.perf_counter(), 0.0
+        if self.step0 == 0 and self.probe is not None and self.probe_every:
+            self._measure(0, diagnostics=False, probe=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        # "Crossed a multiple" rather than "is a multiple": with --steps-per-execution K the callback sees
+        # every K-th step only.
+        diagnostics = bool(self.diagnostics_every) and step // self.diagnostics_every > self.last_step // self.diagnostics_every
+        probe = self.probe is not None and bool(self.probe_every) and step // self.probe_every > self.last_step // self.probe_every
+        self.last_step = step
+        if diagnostics or probe:
+            self._measure(step, diagnostics, probe)
+        if logs is not None:
+            logs.update({k: v for k, v in self.latest.items() if k.startswith(("share_", "a_", "swap"))})
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.latest)
+
+    def _minutes(self) -> float:
+        return self.minutes0 + (time.perf_counter() - self.start - self.excluded) / 60.0
+
+    def _measure(self, step: int, diagnostics: bool, probe: bool) -> None:
+        began = time.perf_counter()
+        minutes = self._minutes()
+        values: dict[str, float] = {}
+        if diagnostics:
+            if self._diagnose is None:
+                self._diagnose = tf.function(self.model.term_gradient_norms)
+            saved = [v.numpy() for v in self.model.non_trainable_variables]
+            out = {k: float(v) for k, v in self._diagnose(self.batch, tf.constant(step, tf.int64)).items()}
+            for variable, value in zip(self.model.non_trainable_variables, saved):
+                variable.assign(value)
+            terms = self.model.term_names()
+            total = sum(out[t] for t in terms) or 1.0
+            values.update({f"grad_{t}": out[t] for t in terms})
+            values.update({f"share_{t}": out[t] / total for t in terms})
+            values.update({m: out[m] for m in self.model.monitor_names()})
+        if probe:
+            values.update(self.probe(self.model))
+        self.latest.update(values)
+        self._append({"step": step, "epoch": self.epoch, "train_minutes": round(minutes, 4), **values})
+        with self.writer.as_default(step=step):
+            for name, value in values.items():
+                tf.summary.scalar(name, value)
+            tf.summary.scalar("train_minutes", minutes)
+        self.writer.flush()
+        self.excluded += time.perf_counter() - began
+
+    def _read_rows(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        with open(self.path, newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    def _write_rows(self, rows: list[dict]) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["step", "epoch", "train_minutes", *self.columns()], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path, buffer.getvalue())
+
+    def _append(self, row: dict) -> None:
+        with open(self.path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["step", "epoch", "train_minutes", *self.columns()], extrasaction="ignore")
+            writer.writerow(row)

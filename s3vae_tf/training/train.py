@@ -32,12 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     """Flags: the run's identity, then one flag per config field (``--batch-size`` sets train.batch_size)."""
     parser = cli.ArgumentParser(
         prog="python -m s3vae_tf.train",
-        description="Train S3VAE. Defaults are the paper's settings; --preset quick trains on a CPU in minutes.",
+        description="Train S3VAE. Defaults are the paper's settings; --preset cpu (or quick) trains on a CPU in minutes.",
         argument_default=argparse.SUPPRESS,
     )
     parser.add_argument("--dataset", help="dataset name (default: sprite)")
     parser.add_argument("--variant", choices=VARIANTS, help="full (default), baseline or baseline-sv")
-    parser.add_argument("--preset", choices=PRESETS, help="paper (default) or quick")
+    parser.add_argument("--preset", choices=PRESETS, help="paper (default), quick or cpu")
     parser.add_argument("--run-dir", help="where config, checkpoints and logs go (default: runs/<dataset>-<variant>)")
     defaults = RunConfig()
     for section in SECTIONS:
@@ -85,6 +85,8 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     else:
         config = _with_overrides(fresh, overrides)
     config.validate()
+    if config.train.judge and not Path(config.train.judge).is_file():
+        raise UsageError(f"--judge {config.train.judge} does not exist")
     from s3vae_tf.data import registry
 
     registry.get(config.dataset)
@@ -170,6 +172,10 @@ def train(config: RunConfig, run_dir: Path):
     if chief and tc.image_every:
         clips = splits["test"]["frames"][:8].astype("float32") / spec.pixel_scale
         callbacks.append(ImageGrids(run_dir / "logs", clips, tc.image_every, seed=tc.seed))
+    if chief and (tc.diagnostics_every or tc.probe_every):
+        monitor = step_monitor(config, spec, splits, train_source, run_dir, strategy.num_replicas_in_sync)
+        if monitor is not None:
+            callbacks.insert(1, monitor)  # before CSVLogger and TensorBoard, so the epoch logs carry its values
     return model.fit(
         train_ds,
         epochs=tc.epochs,
@@ -181,6 +187,34 @@ def train(config: RunConfig, run_dir: Path):
         verbose=tc.verbose,
         shuffle=False,
     )
+
+
+def step_monitor(config: RunConfig, spec, splits, train_source, run_dir: Path, replicas: int):
+    """The StepMonitor of a run: gradient shares on a fixed training batch and, when the dataset's judge
+    exists (``--judge`` or the default path), the protocol probe on ``--probe-clips`` test clips."""
+    import tensorflow as tf
+
+    from s3vae_tf.data import registry
+    from s3vae_tf.evaluation.judge import check_matches, default_path, load_judge
+    from s3vae_tf.evaluation.probe import ProtocolProbe, probe_subset
+    from s3vae_tf.training.callbacks import StepMonitor
+
+    tc = config.train
+    if replicas > 1:
+        print("note: step diagnostics and the protocol probe run on one device only; skipped", file=sys.stderr)
+        return None
+    count = min(tc.batch_size, train_source.size)
+    batch = train_source.batch(tf.range(count), tf.constant([tc.seed, 7], tf.int64))
+    probe = None
+    if tc.probe_every:
+        path = Path(tc.judge) if tc.judge else default_path(registry.data_root(config.data), config.dataset)
+        if path.is_file():
+            judge, _ = load_judge(path)
+            check_matches(judge, spec)
+            probe = ProtocolProbe(judge, probe_subset(splits["test"], spec.pixel_scale, tc.probe_clips), seed=tc.seed)
+        else:
+            print(f"note: no judge at {path} (python -m s3vae_tf.judge); the protocol probe is off", file=sys.stderr)
+    return StepMonitor(run_dir, batch, tc.diagnostics_every, probe, tc.probe_every, tuple(probe.names()) if probe else ())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

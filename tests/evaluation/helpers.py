@@ -33,7 +33,7 @@ class DisentangledStub:
         pa, pb = self.encode(a), self.encode(b)
         return self.decode(pb["f_mean"], pa["z_mean"]), self.decode(pa["f_mean"], pb["z_mean"])
 
-    def generate_from_noise(self, f_noise, z_noise, z_f=None, z_t=None):
+    def generate_from_noise(self, f_noise, z_noise, z_f=None, z_t=None, prior_means=False):
         return self.decode(f_noise if z_f is None else z_f, z_noise if z_t is None else z_t)
 
     def generate(self, count, seed=0, z_f=None, z_t=None):

@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from s3vae_tf.evaluation.protocols import LabelledClips, encode_means, evaluate_protocols, judge_generations
+from s3vae_tf.evaluation.protocols import LabelledClips, encode_means, evaluate_protocols, judge_generations, swap_partners
 from tests.evaluation.helpers import DisentangledStub, ReadingJudge, labelled_stub_clips
 
 
@@ -50,3 +51,43 @@ def test_the_other_factor_is_drawn_anew_per_repeat_and_reproducibly(clips):
 
 def test_max_clips_limits_the_test_split():
     assert len(LabelledClips.from_arrays(labelled_stub_clips(), 100.0, limit=5)) == 5
+
+
+class _MotionInAppearance(DisentangledStub):
+    """A stub that draws the motion from z_f's clip: decode(z_f of b, z_t of a) moves like b."""
+
+    def encode(self, frames):
+        params = super().encode(frames)
+        return {"f_mean": tf.concat([params["f_mean"], params["z_mean"][:, 0]], axis=-1), "z_mean": params["z_mean"]}
+
+    def decode(self, z_f, z_t):
+        z_f = tf.convert_to_tensor(z_f, tf.float32)
+        moves = tf.broadcast_to(z_f[:, None, 1:2], tf.shape(z_t))
+        return super().decode(z_f[:, :1], moves)
+
+
+def test_confusion_is_diagonal_for_a_perfect_judge_and_a_disentangled_model(clips):
+    result = evaluate_protocols(DisentangledStub(), ReadingJudge(), clips, repeats=2, seed=0, batch_size=5)
+    for kind, total in (("real", len(clips)), ("a", 2 * len(clips))):
+        counts = np.asarray(result["confusion"]["move"][kind])
+        assert counts.shape == (3, 3) and counts.sum() == total
+        assert np.count_nonzero(counts - np.diag(np.diag(counts))) == 0
+
+
+def test_swap_accuracy_separates_disentangled_from_entangled(clips):
+    good = evaluate_protocols(DisentangledStub(), ReadingJudge(), clips, repeats=1, seed=0, batch_size=5)["swap"]
+    assert good["pairs"] == len(clips) and good["motion"] == good["appearance"] == good["both"] == 1.0
+    bad = evaluate_protocols(_MotionInAppearance(), ReadingJudge(), clips, repeats=1, seed=0, batch_size=5)
+    # Its pairs always differ in motion, and it moves like the appearance clip: no swap keeps a's motion.
+    assert bad["swap"]["motion"] == 0.0 and bad["swap"]["appearance"] == 1.0
+    off_diagonal = np.asarray(bad["confusion"]["move"]["a"])
+    assert np.trace(off_diagonal) < off_diagonal.sum()  # protocol A's misses show up off the diagonal
+
+
+def test_swap_partners_differ_in_character_and_motion():
+    data = labelled_stub_clips()
+    partners = swap_partners(data["static"], data["dynamic"], seed=3)
+    assert np.all(partners >= 0)
+    assert np.all(data["static"][partners, 0] != data["static"][:, 0])
+    assert np.all(data["dynamic"][partners, 0, 0] != data["dynamic"][:, 0, 0])
+    np.testing.assert_array_equal(partners, swap_partners(data["static"], data["dynamic"], seed=3))

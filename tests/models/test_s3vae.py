@@ -127,3 +127,13 @@ def test_one_encoder_pass_equals_naive_three_passes():
     flat_fast = np.concatenate([g.numpy().ravel() for g in fast_grads])
     flat_naive = np.concatenate([g.numpy().ravel() for g in naive_grads])
     assert np.linalg.norm(flat_fast - flat_naive) <= 1e-5 * np.linalg.norm(flat_naive)
+
+
+def test_generation_can_decode_the_priors_means_along_its_sampled_path():
+    model = make_model()
+    f_noise = tf.random.stateless_normal((2, TINY_MODEL["f_dim"]), seed=[1, 2])
+    z_noise = tf.random.stateless_normal((2, FRAMES, TINY_MODEL["z_dim"]), seed=[3, 4])
+    sampled, means, _ = model.prior.sample(z_noise)
+    np.testing.assert_allclose(model.generate_from_noise(f_noise, z_noise, prior_means=True), model.decode(f_noise, means), atol=1e-6)
+    np.testing.assert_allclose(model.generate_from_noise(f_noise, z_noise), model.decode(f_noise, sampled), atol=1e-6)
+    assert not np.allclose(sampled, means)

@@ -1,0 +1,93 @@
+"""A cheap learning curve: protocols A and B and swap accuracy on a fixed subset of test clips, judged.
+
+:class:`ProtocolProbe` holds a few hundred labelled test clips, fixed noise and fixed swap partners, so
+two calls differ only by the model's weights; the training run calls it every ``--probe-every`` steps
+(:class:`s3vae_tf.training.callbacks.StepMonitor`). One call is one forward pass of the encoder and three
+of the decoder and the judge over the subset (about 2 s for 256 Sprites clips on the quick model, 2 CPU cores).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from s3vae_tf.evaluation.judge import head_labels
+from s3vae_tf.evaluation.protocols import LabelledClips, swap_partners, swap_scores
+
+
+def probe_subset(arrays: Mapping[str, np.ndarray], pixel_scale: float, count: int) -> LabelledClips:
+    """``count`` test clips spread evenly over the split (the split is ordered by character)."""
+    total = len(arrays["frames"])
+    index = np.unique(np.linspace(0, total - 1, min(count, total)).astype(np.int64))
+    return LabelledClips(arrays["frames"][index], arrays["static"][index], arrays["dynamic"][index], float(pixel_scale))
+
+
+class ProtocolProbe:
+    """``probe(model) -> {"a_<head>", "b_<head>", "swap_motion", "swap_appearance", "swap"}``, accuracies in [0, 1].
+
+    a_<head>: protocol A (z_1:T means kept, z_f ~ N(0, I)) on each dynamic head; b_<head>: protocol B (z_f
+    mean kept, z_1:T: the learned prior's means along a sampled path) on each static head; swap*: a's motion with b's appearance
+    (see :func:`s3vae_tf.evaluation.protocols.swap_scores`).
+    """
+
+    def __init__(self, judge, clips: LabelledClips, seed: int = 0, batch_size: int = 128):
+        self.judge, self.clips, self.seed, self.batch_size = judge, clips, seed, batch_size
+        self.labels = head_labels(judge.heads, clips.static, clips.dynamic)
+        self.partners = swap_partners(clips.static, clips.dynamic, seed)
+        self.valid = self.partners >= 0
+        self._functions = None
+
+    def names(self) -> list[str]:
+        heads = self.judge.heads
+        return ([f"a_{h['name']}" for h in heads if h["factor"] == "dynamic"] + [f"b_{h['name']}" for h in heads if h["factor"] == "static"]
+                + ["swap_motion", "swap_appearance", "swap"])
+
+    def _build(self, model):
+        judge = self.judge
+
+        @tf.function(reduce_retracing=True)
+        def encode(frames):
+            params = model.encode(tf.cast(frames, tf.float32) / self.clips.pixel_scale)
+            return params["f_mean"], params["z_mean"]
+
+        @tf.function(reduce_retracing=True)
+        def generations(f_noise, z_noise, f_mean, z_mean, f_partner):
+            return {
+                "a": judge.probabilities(model.generate_from_noise(f_noise, z_noise, z_t=z_mean)),
+                "b": judge.probabilities(model.generate_from_noise(f_noise, z_noise, z_f=f_mean, prior_means=True)),
+                "swap": judge.probabilities(model.decode(f_partner, z_mean)),
+            }
+
+        return encode, generations
+
+    def __call__(self, model) -> dict[str, float]:
+        if self._functions is None:
+            self._functions = self._build(model)
+        encode, generations = self._functions
+        f_parts, z_parts = zip(*[(f.numpy(), z.numpy()) for f, z in
+                                 (encode(self.clips.frames[s : s + self.batch_size]) for s in range(0, len(self.clips), self.batch_size))])
+        f_mean, z_mean = np.concatenate(f_parts), np.concatenate(z_parts)
+        rng = np.random.default_rng([self.seed, 4])
+        f_noise = rng.standard_normal(f_mean.shape).astype(np.float32)
+        z_noise = rng.standard_normal(z_mean.shape).astype(np.float32)
+        partner = np.where(self.valid, self.partners, np.arange(len(self.partners)))
+        probs: dict[str, dict[str, list]] = {}
+        for s in range(0, len(f_mean), self.batch_size):
+            cut = slice(s, s + self.batch_size)
+            out = generations(f_noise[cut], z_noise[cut], f_mean[cut], z_mean[cut], f_mean[partner[cut]])
+            for kind, heads in out.items():
+                for name, p in heads.items():
+                    probs.setdefault(kind, {}).setdefault(name, []).append(p.numpy())
+        probs = {kind: {name: np.concatenate(p) for name, p in heads.items()} for kind, heads in probs.items()}
+        result = {}
+        for head in self.judge.heads:
+            name, kind = head["name"], "a" if head["factor"] == "dynamic" else "b"
+            predicted = np.argmax(probs[kind][name], axis=-1)
+            result[f"{kind}_{name}"] = float(np.mean(predicted == self.labels[name]))
+        valid, partners = self.valid, self.partners[self.valid]
+        swaps = swap_scores(self.judge.heads, {n: p[valid] for n, p in probs["swap"].items()},
+                            {n: l[valid] for n, l in self.labels.items()}, {n: l[partners] for n, l in self.labels.items()})
+        result.update(swap_motion=swaps["motion"], swap_appearance=swaps["appearance"], swap=swaps["both"])
+        return result
