@@ -129,6 +129,7 @@ def main() -> int:
             "reconstruction_acc": {k: v["acc"] for k, v in result["reconstruction"].items()},
             "protocol_a_split": split_accuracy(confusion),
             "protocol_a_confusion": confusion.tolist(),
+            "swap_split": split_accuracy(np.asarray(result["confusion"]["action"]["swap"])) if "swap" in result["confusion"]["action"] else None,
             "swap": {k: result["swap"][k] for k in ("motion", "appearance", "both", "heads", "pairs")},
             "train_minutes_logged": logged_minutes(run_dir),
             "scc_active_last_epoch": last_epoch_value(run_dir, "scc_active"),
@@ -163,7 +164,7 @@ def main() -> int:
 
 
 def split_accuracy(confusion: np.ndarray) -> dict[str, float]:
-    """Protocol A's accuracy on the action type and on the facing direction alone, from the 9-class confusion."""
+    """Accuracy on the action type and on the facing direction alone, from a 9-class confusion matrix."""
     truth, judged = np.indices(confusion.shape)
     total = confusion.sum()
     return {"action_type": float(confusion[truth // 3 == judged // 3].sum() / total),
@@ -208,8 +209,10 @@ def markdown(out: dict) -> str:
         b = " / ".join(f"{100 * row['protocol_b'][h]['mean']:.1f}" for h in ("skin", "pants", "top", "hair"))
         split = row.get("protocol_a_split")
         split_text = f"{100 * split['action_type']:.1f} / {100 * split['direction']:.1f}%" if split else "—"
-        swap = row.get("swap")
+        swap, swap_split = row.get("swap"), row.get("swap_split")
         swap_text = " / ".join(f"{100 * swap[k]:.1f}" for k in ("motion", "appearance", "both")) + "%" if swap else "—"
+        if swap_split:
+            swap_text += f" (direction {100 * swap_split['direction']:.1f}%)"
         minutes = row.get("train_minutes_logged") or row["train_seconds"] / 60
         lines.append(
             f"| {name} (measured, {out['preset']} preset, {row['steps']} steps) | "

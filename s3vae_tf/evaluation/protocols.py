@@ -95,8 +95,8 @@ def evaluate_protocols(model, judge, clips: LabelledClips, repeats: int = 5, see
     """The judge's metrics on real clips and on their reconstructions (references: what the judge and the
     decoder allow), and per protocol mean/std over ``repeats`` for the heads the protocol scores.
 
-    Also: ``confusion`` (per dynamic head, protocol A's [true, predicted] counts summed over the repeats,
-    and the judge's on the real clips) and ``swap`` (:func:`swap_scores` on pairs from :func:`swap_partners`).
+    Also: ``confusion`` (per dynamic head, [true, predicted] counts: protocol A's summed over the repeats,
+    the judge's on the real clips, and the swaps' against the motion clip's label) and ``swap`` (:func:`swap_scores` on pairs from :func:`swap_partners`).
 
     Returns ``{"real": {head: metrics}, "reconstruction": {head: metrics}, "a": {head: summary},
     "b": {head: summary}, "confusion": ..., "swap": ...}`` where a summary maps each of acc / is / h_yx / h_y
@@ -131,6 +131,9 @@ def evaluate_protocols(model, judge, clips: LabelledClips, repeats: int = 5, see
     probs = judge_swaps(model, judge, f_mean[partners[valid]], z_mean[valid], batch_size)
     result["swap"] = swap_scores(judge.heads, probs, {n: l[valid] for n, l in labels.items()},
                                  {n: l[partners[valid]] for n, l in labels.items()})
+    for head in dynamic:  # the swaps' readings of the motion clip's label, as protocol A's
+        name = head["name"]
+        result["confusion"][name]["swap"] = confusion_counts(probs[name], labels[name][valid], head["classes"]).tolist()
     return result
 
 

@@ -46,7 +46,7 @@ def tables(result: Mapping, method: str) -> list[tuple[str, list[str], list[list
         out.append((caption, ["Method", *(title for _, title in COLUMNS)], rows))
     if result["b"]:
         names = list(result["b"])
-        caption = "Protocol B: appearance of each test clip kept, z_1:T drawn from the learned prior; accuracy of the static labels"
+        caption = "Protocol B: appearance of each test clip kept, z_1:T the learned prior's means along a sampled path; accuracy of the static labels"
         rows = [
             ["real test clips (judge)", *(_value("acc", result["real"][n]["acc"]) for n in names)],
             ["reconstructions (this run)", *(_value("acc", result["reconstruction"][n]["acc"]) for n in names)],

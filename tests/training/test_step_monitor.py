@@ -44,3 +44,20 @@ def test_a_missing_judge_is_one_line_exit_2(sprite_data_dir, tmp_path):
     result = run_module("s3vae_tf.train", tiny_flags(sprite_data_dir, tmp_path / "run", judge=tmp_path / "none.keras"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith("does not exist") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_measurements_do_not_change_what_the_run_trains(sprite_data_dir, tiny_judge_path, tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    weights = {}
+    for name, flags in (("plain", {"diagnostics-every": 0, "probe-every": 0}),
+                        ("measured", {"diagnostics-every": 1, "probe-every": 2, "probe-clips": 8, "judge": tiny_judge_path})):
+        run_dir = tmp_path / name
+        result = run_module("s3vae_tf.train", tiny_flags(sprite_data_dir, run_dir, **{"epochs": 1, "image-every": 0, **flags}))
+        assert result.returncode == 0, result.stderr[-3000:]
+        reader = tf.train.load_checkpoint(str(run_dir / "checkpoints"))
+        weights[name] = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map() if "model" in k}
+    assert weights["plain"].keys() == weights["measured"].keys() and len(weights["plain"]) > 10
+    for key, value in weights["plain"].items():
+        np.testing.assert_array_equal(value, weights["measured"][key], err_msg=key)
