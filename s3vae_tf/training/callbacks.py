@@ -141,12 +141,16 @@ class StepMonitor(keras.callbacks.Callback):
         rows = self._read_rows()
         kept = [r for r in rows if int(r["step"]) <= self.step0]  # rows past the restored checkpoint are redone
         self.minutes0 = float(kept[-1]["train_minutes"]) if kept else 0.0
-        for row in kept[-1:]:
+        for row in kept:  # the latest measured value of each column
             self.latest.update({k: float(v) for k, v in row.items() if k in self.latest and v not in ("", None)})
         self._write_rows(kept)
         self.start, self.excluded = time.perf_counter(), 0.0
-        if self.step0 == 0 and self.probe is not None and self.probe_every:
-            self._measure(0, diagnostics=False, probe=True)
+        # Measure now what has no value yet (a fresh run: step 0), so every epoch's logs carry finite values.
+        missing = {k for k, v in self.latest.items() if math.isnan(v)}
+        diagnostics = bool(self.diagnostics_every) and bool(missing - set(self.probe_names))
+        probe = self.probe is not None and bool(self.probe_every) and bool(missing & set(self.probe_names))
+        if diagnostics or probe:
+            self._measure(self.step0, diagnostics, probe)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
