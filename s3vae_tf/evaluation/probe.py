@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from s3vae_tf.evaluation.judge import head_labels
-from s3vae_tf.evaluation.protocols import LabelledClips, swap_partners, swap_scores
+from s3vae_tf.evaluation.protocols import LabelledClips, score_swaps, swap_partners
 
 
 def probe_subset(arrays: Mapping[str, np.ndarray], pixel_scale: float, count: int) -> LabelledClips:
@@ -86,8 +86,6 @@ class ProtocolProbe:
             name, kind = head["name"], "a" if head["factor"] == "dynamic" else "b"
             predicted = np.argmax(probs[kind][name], axis=-1)
             result[f"{kind}_{name}"] = float(np.mean(predicted == self.labels[name]))
-        valid, partners = self.valid, self.partners[self.valid]
-        swaps = swap_scores(self.judge.heads, {n: p[valid] for n, p in probs["swap"].items()},
-                            {n: l[valid] for n, l in self.labels.items()}, {n: l[partners] for n, l in self.labels.items()})
+        swaps = score_swaps(self.judge.heads, {n: p[self.valid] for n, p in probs["swap"].items()}, self.labels, self.partners)
         result.update(swap_motion=swaps["motion"], swap_appearance=swaps["appearance"], swap=swaps["both"])
         return result

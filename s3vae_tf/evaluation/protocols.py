@@ -129,8 +129,7 @@ def evaluate_protocols(model, judge, clips: LabelledClips, repeats: int = 5, see
     partners = swap_partners(clips.static, clips.dynamic, seed)
     valid = partners >= 0
     probs = judge_swaps(model, judge, f_mean[partners[valid]], z_mean[valid], batch_size)
-    result["swap"] = swap_scores(judge.heads, probs, {n: l[valid] for n, l in labels.items()},
-                                 {n: l[partners[valid]] for n, l in labels.items()})
+    result["swap"] = score_swaps(judge.heads, probs, labels, partners)
     for head in dynamic:  # the swaps' readings of the motion clip's label, as protocol A's
         name = head["name"]
         result["confusion"][name]["swap"] = confusion_counts(probs[name], labels[name][valid], head["classes"]).tolist()
@@ -155,6 +154,14 @@ def swap_partners(static: np.ndarray, dynamic: np.ndarray, seed: int = 0) -> np.
 def judge_swaps(model, judge, f_b: np.ndarray, z_a: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
     """p(y|x) per judge head for a's motion (z_1:T means ``z_a``) decoded with b's appearance (z_f means ``f_b``)."""
     return _in_batches(lambda f, z: judge.probabilities(model.decode(f, z)), [f_b, z_a], batch_size)
+
+
+def score_swaps(heads: Sequence[Mapping], probs: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray],
+                partners: np.ndarray) -> dict:
+    """:func:`swap_scores` of the pairs (a, ``partners[a]``) that have a partner (``partners >= 0``); ``probs``
+    holds one row per such pair, in order, and ``labels`` the labels of every clip."""
+    valid = partners >= 0
+    return swap_scores(heads, probs, {n: l[valid] for n, l in labels.items()}, {n: l[partners[valid]] for n, l in labels.items()})
 
 
 def swap_scores(heads: Sequence[Mapping], probs: Mapping[str, np.ndarray], labels_a: Mapping[str, np.ndarray],

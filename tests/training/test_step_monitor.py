@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 import math
 
+import numpy as np
+import tensorflow as tf
+
 from tests.training.helpers import run_module, tiny_flags
 
 
@@ -47,9 +50,6 @@ def test_a_missing_judge_is_one_line_exit_2(sprite_data_dir, tmp_path):
 
 
 def test_measurements_do_not_change_what_the_run_trains(sprite_data_dir, tiny_judge_path, tmp_path):
-    import numpy as np
-    import tensorflow as tf
-
     weights = {}
     for name, flags in (("plain", {"diagnostics-every": 0, "probe-every": 0}),
                         ("measured", {"diagnostics-every": 1, "probe-every": 2, "probe-clips": 8, "judge": tiny_judge_path})):
