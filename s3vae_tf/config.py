@@ -28,7 +28,7 @@ RESUMABLE_CHANGES = (
 )
 INITIALIZERS = ("keras", "original")
 # Values of settings that configs written before the setting existed were trained with.
-LEGACY_VALUES = {"loss": {"dfp_reduction": "sum"}}
+LEGACY_VALUES = {"loss": {"dfp_reduction": "sum", "sv_triplet_weight": 0.0}}
 DFP_REDUCTIONS = ("sum", "mean")
 
 
@@ -81,6 +81,10 @@ class LossConfig:
     # baseline-sv: ground-truth labels replace SCC (z_f -> static labels) and DFP (z_t -> dynamic labels).
     sv_static_weight: float = 100.0
     sv_dynamic_weight: float = 1.0
+    # baseline-sv's SCC from ground truth: the triplet's positive is another clip of the same character
+    # (same static labels, another motion) instead of the clip's own frames shuffled; margin and
+    # normalisation as SCC's. 0 turns it off.
+    sv_triplet_weight: float = 100.0
 
 
 @dataclass

@@ -65,6 +65,7 @@ def random_batch(batch: int, frames: int = 4, seed: int = 0, dtype=np.float32) -
         "flow_direction": rng.integers(0, 8, (batch, frames - 1, 9)).astype(np.uint8),
         "static_labels": rng.integers(0, 6, (batch, 4)).astype(np.int32),
         "dynamic_labels": rng.integers(0, 9, (batch, frames, 1)).astype(np.int32),
+        "partner_frames": rng.random((batch, frames, 64, 64, 3)).astype(dtype),
     }
 
 
@@ -79,6 +80,7 @@ def moving_squares(batch: int, frames: int = 4, seed: int = 0) -> dict[str, np.n
             x = 8 + 4 * t + int(rng.integers(0, 2))
             clips[i, t, y : y + 16, x : x + 16] = colour
     out["frames"] = clips
+    out["partner_frames"] = clips[:, ::-1].copy()  # the same square (appearance) moving the other way
     return out
 
 

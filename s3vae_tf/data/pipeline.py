@@ -8,7 +8,10 @@ Each batch is a dict:
   order instead of a second copy of the clip, which halves its memory traffic and lets the model reuse
   the anchor's conv features. Negatives are other clips of the same batch.
 * ``flow_moving`` / ``flow_direction`` (B, T-1, G*G) or ``landmarks`` (B, T, 3): DFP labels;
-* ``static_labels`` (B, S) and ``dynamic_labels`` (B, T, D): ground truth (baseline-sv, evaluation).
+* ``static_labels`` (B, S) and ``dynamic_labels`` (B, T, D): ground truth (baseline-sv, evaluation);
+* ``partner_frames`` (B, T, H, W, C), only from a source made with ``partners=True``: for each clip another
+  clip with the same static labels (the same character in another motion, where the split has one), the
+  ground-truth positive of baseline-sv's triplet.
 
 Order and permutations are stateless functions of (seed, epoch, step): a resumed run sees exactly the
 batches an uninterrupted run would have seen.
@@ -45,10 +48,31 @@ def host_tensor(array: np.ndarray) -> tf.Tensor:
     return tf.convert_to_tensor(np.ascontiguousarray(array))
 
 
-class ClipSource:
-    """Prepared arrays of one split held once as tensors, gathered into batches on demand."""
+def partner_table(static: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Clips grouped by their static-label rows, for drawing a same-appearance partner per clip.
 
-    def __init__(self, arrays: Mapping[str, np.ndarray], pixel_scale: float):
+    Returns (members, start, count, rank): ``members`` lists clip indices group by group, clip i's group
+    occupies ``members[start[i] : start[i] + count[i]]`` and i itself sits at position ``start[i] + rank[i]``.
+    """
+    static = np.asarray(static).reshape(len(static), -1)
+    _, group = np.unique(static, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    members = np.argsort(group, kind="stable")
+    sizes = np.bincount(group)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    position = np.empty(len(group), np.int64)
+    position[members] = np.arange(len(group))
+    start = offsets[group]
+    return members.astype(np.int32), start.astype(np.int32), sizes[group].astype(np.int32), (position - start).astype(np.int32)
+
+
+class ClipSource:
+    """Prepared arrays of one split held once as tensors, gathered into batches on demand.
+
+    ``partners`` adds ``partner_frames`` to each batch (needs the split's static labels).
+    """
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], pixel_scale: float, partners: bool = False):
         if "frames" not in arrays or len(arrays["frames"]) == 0:
             raise ValueError("a split needs a non-empty 'frames' array")
         self.size = int(len(arrays["frames"]))
@@ -58,6 +82,21 @@ class ClipSource:
         for key, name in _LABEL_KEYS.items():
             if key in arrays:
                 self.tensors[name] = host_tensor(arrays[key])
+        self.partners = None
+        if partners:
+            if "static" not in arrays:
+                raise ValueError("partners need the split's static labels")
+            self.partners = tuple(tf.constant(a) for a in partner_table(arrays["static"]))
+
+    def partner_indices(self, indices: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """For each clip, another clip of its static-label group drawn from ``seed`` (itself when alone)."""
+        members = self.partners[0]
+        start, count, rank = (tf.gather(t, indices) for t in self.partners[1:])
+        others = tf.maximum(count - 1, 1)
+        draw = tf.random.stateless_uniform(tf.shape(indices), seed=seed, maxval=2**30, dtype=tf.int32, alg="philox") % others
+        # Skip the clip itself: draws at or after its own rank move one place on.
+        offset = tf.where((count > 1) & (draw >= rank), draw + 1, tf.where(count > 1, draw, rank))
+        return tf.gather(members, start + offset)
 
     def batch(self, indices: tf.Tensor, order_seed: tf.Tensor) -> dict[str, tf.Tensor]:
         """The clips at ``indices`` as a training batch, with positive orders drawn from ``order_seed``."""
@@ -68,6 +107,9 @@ class ClipSource:
             out["dynamic_labels"] = tf.cast(out["dynamic_labels"], tf.int32)
         keys = tf.random.stateless_uniform((tf.shape(indices)[0], self.frames_per_clip), seed=order_seed, alg="philox")
         out["positive_order"] = tf.argsort(keys, axis=1, stable=True, direction="ASCENDING")
+        if self.partners is not None:
+            partner = self.partner_indices(indices, order_seed + tf.constant([0, 1], order_seed.dtype))
+            out["partner_frames"] = tf.cast(tf.gather(self.tensors["frames"], partner), tf.float32) / self.pixel_scale
         return out
 
 

@@ -126,7 +126,14 @@ class S3VAE(keras.Model):
             names.append("mi")
         if self.variant == "baseline-sv":
             names += ["sv_static", "sv_dynamic"]
+            if self.uses_partners:
+                names.append("sv_scc")
         return tuple(names)
+
+    @property
+    def uses_partners(self) -> bool:
+        """Whether training batches must carry ``partner_frames`` (baseline-sv's ground-truth triplet)."""
+        return self.variant == "baseline-sv" and self.loss_config.sv_triplet_weight > 0
 
     def monitor_names(self) -> tuple[str, ...]:
         """Quantities logged beside the terms that are not part of the loss."""
@@ -145,6 +152,7 @@ class S3VAE(keras.Model):
             "mi": lc.mi_weight,
             "sv_static": lc.sv_static_weight,
             "sv_dynamic": lc.sv_dynamic_weight,
+            "sv_scc": lc.sv_triplet_weight,
             "adv_static": lc.static_adversary_weight,
         }
 
@@ -288,7 +296,14 @@ class S3VAE(keras.Model):
         monitors: dict[str, tf.Tensor] = {}
         frames = data["frames"]
         batch = tf.shape(frames)[0]
-        features = self.frame_features(frames, training=training)
+        if self.uses_partners:
+            if "partner_frames" not in data:
+                raise ValueError("baseline-sv with sv_triplet_weight > 0 needs batches with 'partner_frames' (ClipSource(partners=True))")
+            # One encoder pass over the clips and their same-character partners.
+            both = self.frame_features(tf.concat([frames, data["partner_frames"]], axis=0), training=training)
+            features, partner_features = both[:batch], both[batch:]
+        else:
+            features = self.frame_features(frames, training=training)
         summary = self.posterior.summarize(features)
         f_mean, f_logvar = self.posterior.static(summary)
         z_mean, z_logvar = self.posterior.dynamic(summary)
@@ -318,6 +333,11 @@ class S3VAE(keras.Model):
         if self.variant == "baseline-sv":
             terms["sv_static"] = classification_loss(self.static_head(f_mean), data["static_labels"])
             terms["sv_dynamic"] = classification_loss(self.dynamic_head(z), data["dynamic_labels"])
+            if self.uses_partners:
+                f_partner, _ = self.posterior.static(self.posterior.summarize(partner_features))
+                anchor_all = _gather_batch(f_mean)
+                hinge = triplet_hinge(anchor_all, _gather_batch(f_partner), tf.roll(anchor_all, 1, axis=0), lc.triplet_margin, lc.triplet_normalize)
+                terms["sv_scc"] = tf.nn.relu(hinge)
         if self.variant in ("full", "baseline-sv"):
             per_step = mutual_information(
                 _gather_batch(f), _gather_batch(f_mean), _gather_batch(f_logvar),

@@ -131,8 +131,9 @@ def train(config: RunConfig, run_dir: Path):
     keras.utils.set_random_seed(config.train.seed)
 
     splits = registry.load(config.dataset, config.data)
-    train_source = ClipSource(splits["train"], spec.pixel_scale)
-    test_source = ClipSource(splits["test"], spec.pixel_scale)
+    partners = config.variant == "baseline-sv" and config.loss.sv_triplet_weight > 0
+    train_source = ClipSource(splits["train"], spec.pixel_scale, partners=partners)
+    test_source = ClipSource(splits["test"], spec.pixel_scale, partners=partners)
     tc = config.train
     if tc.batch_size > train_source.size:
         raise UsageError(f"--batch-size {tc.batch_size} is larger than the {train_source.size} training clips")

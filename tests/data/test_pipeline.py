@@ -120,3 +120,27 @@ def test_a_split_is_held_once_through_the_training_pipeline():
     assert float(tf.reduce_max(batch["frames"])) == 1 / 256.0
     grown = _resident_bytes() - before
     assert grown < 0.5 * frames.nbytes, f"resident memory grew by {grown / 1e6:.1f} MB for a {frames.nbytes / 1e6:.1f} MB split"
+
+
+def test_partners_share_the_static_labels_and_are_other_clips():
+    """baseline-sv's ground-truth positives: same static labels, never the clip itself when its group has
+    another member; a clip alone in its group is its own partner."""
+    arrays = _arrays(n=12)
+    arrays["static"] = np.array([[k % 3, 0, 0, 0] for k in range(11)] + [[5, 5, 5, 5]], np.int32)
+    arrays["frames"][:, :, 0, 0, 0] = np.arange(12, dtype=np.uint8)[:, None]  # each clip's id in a pixel
+    source = ClipSource(arrays, 256.0, partners=True)
+    seen = set()
+    for batch in training_dataset(source, batch_size=12, steps_per_epoch=4, first_epoch=0, epochs=3, seed=2):
+        ids = np.rint(batch["frames"].numpy()[:, 0, 0, 0, 0] * 256).astype(int)
+        partners = np.rint(batch["partner_frames"].numpy()[:, 0, 0, 0, 0] * 256).astype(int)
+        for clip, partner in zip(ids, partners):
+            np.testing.assert_array_equal(arrays["static"][clip], arrays["static"][partner])
+            assert (partner == clip) == (clip == 11), (clip, partner)
+            seen.add((clip, partner))
+    # partners are drawn, not fixed: clip 0 meets more than one of its group (0, 3, 6, 9) over the batches
+    assert len({p for c, p in seen if c == 0}) > 1
+
+
+def test_a_source_without_partners_yields_none():
+    batch = next(iter(training_dataset(ClipSource(_arrays(), 256.0), 4, 1, 0, 1, seed=0)))
+    assert "partner_frames" not in batch

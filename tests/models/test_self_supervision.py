@@ -46,6 +46,25 @@ def test_cpu_preset_triplets_are_active_on_real_clips_and_reach_the_encoder(spri
     assert share > 0.05
 
 
+def test_baseline_sv_triplet_takes_same_character_partners_and_reaches_the_encoder(sprite_data_dir):
+    """baseline-sv's SCC from ground truth: the positive is another clip of the same character (another
+    action/direction), so its gradient is what pushes the motion out of z_f."""
+    splits = registry.load("sprite", DataConfig(data_dir=str(sprite_data_dir)))
+    source = ClipSource(splits["train"], 256.0, partners=True)
+    batch = source.batch(tf.range(16), tf.constant([0, 1], tf.int64))
+    partner = source.partner_indices(tf.range(16), tf.constant([0, 2], tf.int64)).numpy()
+    np.testing.assert_array_equal(splits["train"]["static"][partner], splits["train"]["static"][:16])
+    config = apply_preset(RunConfig(variant="baseline-sv"), "cpu")
+    keras.utils.set_random_seed(0)
+    model = build_model(config, registry.get("sprite"), dataset_size=100)
+    assert "sv_scc" in model.term_names()
+    norms = model.term_gradient_norms(batch, tf.constant(0, tf.int64))
+    assert np.isfinite(float(norms["sv_scc"])) and float(norms["sv_scc"]) > 0.0
+    with pytest.raises(ValueError, match="partner_frames"):
+        without = {k: v for k, v in batch.items() if k != "partner_frames"}
+        model.compute_terms(without, training=False, step=tf.constant(0, tf.int64))
+
+
 def test_unnormalised_scc_is_switched_off_at_keras_initialisation(sprite_batch):
     """Why the cpu preset normalises: on raw z_f means every margin-1 hinge is zero from the first step."""
     raw = _cpu_model(triplet_normalize=False).term_gradient_norms(sprite_batch, tf.constant(0, tf.int64))

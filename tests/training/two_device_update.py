@@ -37,6 +37,7 @@ def main(variant: str, floatx: str, frames_path: str, policy: str = "", steps: s
         "flow_direction": rng.integers(0, 8, (b, t - 1, 9)).astype(np.uint8),
         "static_labels": rng.integers(0, 6, (b, 4)).astype(np.int32),
         "dynamic_labels": rng.integers(0, 9, (b, t, 1)).astype(np.int32),
+        "partner_frames": frames[::-1].astype(floatx),  # baseline-sv's ground-truth positives (other real clips)
     }
     data = tf.data.Dataset.from_tensors(batch).repeat()
     initial = None
