@@ -34,6 +34,15 @@ def test_a_config_saved_before_dfp_reduction_existed_still_sums(tmp_path):
     assert RunConfig.load(tmp_path / "config.json").loss.dfp_reduction == "sum"
 
 
+def test_a_baseline_sv_config_saved_before_sv_scc_existed_resumes_without_it(tmp_path):
+    """Such runs were trained without the same-character triplet: resuming them must not switch it on."""
+    assert RunConfig().loss.sv_triplet_weight == 100.0
+    raw = json.loads(apply_preset(RunConfig(variant="baseline-sv"), "cpu").to_json())
+    del raw["loss"]["sv_triplet_weight"]
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    assert RunConfig.load(tmp_path / "config.json").loss.sv_triplet_weight == 0.0
+
+
 @pytest.mark.parametrize("section, name, value, message", [
     ("loss", "dfp_reduction", "max", "--dfp-reduction"),
     ("model", "init", "he", "--init"),

@@ -322,8 +322,7 @@ class S3VAE(keras.Model):
         if self.variant == "full":
             positive = tf.gather(features, data["positive_order"], batch_dims=1)
             f_positive, _ = self.posterior.static(self.posterior.summarize(positive))
-            anchor_all = _gather_batch(f_mean)
-            hinge = triplet_hinge(anchor_all, _gather_batch(f_positive), tf.roll(anchor_all, 1, axis=0), lc.triplet_margin, lc.triplet_normalize)
+            hinge = self._triplet_hinge(f_mean, f_positive)
             terms["scc"] = tf.nn.relu(hinge)
             monitors["scc_active"] = tf.reduce_mean(tf.cast(hinge > 0, hinge.dtype))
             terms.update(self._dfp_terms(self.dfp_head(z), data, batch, per_frame=True))
@@ -335,9 +334,7 @@ class S3VAE(keras.Model):
             terms["sv_dynamic"] = classification_loss(self.dynamic_head(z), data["dynamic_labels"])
             if self.uses_partners:
                 f_partner, _ = self.posterior.static(self.posterior.summarize(partner_features))
-                anchor_all = _gather_batch(f_mean)
-                hinge = triplet_hinge(anchor_all, _gather_batch(f_partner), tf.roll(anchor_all, 1, axis=0), lc.triplet_margin, lc.triplet_normalize)
-                terms["sv_scc"] = tf.nn.relu(hinge)
+                terms["sv_scc"] = tf.nn.relu(self._triplet_hinge(f_mean, f_partner))
         if self.variant in ("full", "baseline-sv"):
             per_step = mutual_information(
                 _gather_batch(f), _gather_batch(f_mean), _gather_batch(f_logvar),
@@ -346,6 +343,12 @@ class S3VAE(keras.Model):
             # MI is non-negative: a negative estimate is noise, not something to push further down.
             terms["mi"] = tf.reduce_sum(tf.nn.relu(per_step))
         return terms, monitors
+
+    def _triplet_hinge(self, anchor: tf.Tensor, positive: tf.Tensor) -> tf.Tensor:
+        """SCC's hinge on the global batch: the negative of each clip is the next clip's anchor (batch rolled)."""
+        lc = self.loss_config
+        anchor_all = _gather_batch(anchor)
+        return triplet_hinge(anchor_all, _gather_batch(positive), tf.roll(anchor_all, 1, axis=0), lc.triplet_margin, lc.triplet_normalize)
 
     def _dfp_terms(self, outputs: dict[str, tf.Tensor], data: dict[str, tf.Tensor], batch, per_frame: bool) -> dict[str, tf.Tensor]:
         """DFP losses of head ``outputs``: per frame (B, T, units) from z_t, or all frames at once (B, units)
