@@ -108,6 +108,8 @@ class ClipSource:
         keys = tf.random.stateless_uniform((tf.shape(indices)[0], self.frames_per_clip), seed=order_seed, alg="philox")
         out["positive_order"] = tf.argsort(keys, axis=1, stable=True, direction="ASCENDING")
         if self.partners is not None:
+            # The next step's order seed: its positive orders are unused where partners are (baseline-sv), so
+            # the shared stream couples nothing; kept so the measured baseline-sv row reruns bit for bit.
             partner = self.partner_indices(indices, order_seed + tf.constant([0, 1], order_seed.dtype))
             out["partner_frames"] = tf.cast(tf.gather(self.tensors["frames"], partner), tf.float32) / self.pixel_scale
         return out
