@@ -109,7 +109,7 @@ class ClipSource:
         out["positive_order"] = tf.argsort(keys, axis=1, stable=True, direction="ASCENDING")
         if self.partners is not None:
             # The next step's order seed: its positive orders are unused where partners are (baseline-sv), so
-            # the shared stream couples nothing; kept so the measured baseline-sv row reruns bit for bit.
+            # the shared stream couples nothing; it is the stream the measured baseline-sv row was trained with.
             partner = self.partner_indices(indices, order_seed + tf.constant([0, 1], order_seed.dtype))
             out["partner_frames"] = tf.cast(tf.gather(self.tensors["frames"], partner), tf.float32) / self.pixel_scale
         return out
