@@ -87,6 +87,11 @@ class LossConfig:
     sv_triplet_weight: float = 100.0
 
 
+def uses_partners(variant: str, loss: LossConfig) -> bool:
+    """Whether training batches carry same-character ``partner_frames`` (baseline-sv's ground-truth triplet)."""
+    return variant == "baseline-sv" and loss.sv_triplet_weight > 0
+
+
 @dataclass
 class DataConfig:
     """Where the data lives and how its self-supervision labels are made."""

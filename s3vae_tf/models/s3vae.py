@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from s3vae_tf.config import LossConfig, ModelConfig
+from s3vae_tf.config import LossConfig, ModelConfig, uses_partners
 from s3vae_tf.losses.dynamic_factor import flow_grid_loss, landmark_loss
 from s3vae_tf.losses.elbo import kl_divergence, reconstruction_loss
 from s3vae_tf.losses.mutual_info import mutual_information
@@ -133,7 +133,7 @@ class S3VAE(keras.Model):
     @property
     def uses_partners(self) -> bool:
         """Whether training batches must carry ``partner_frames`` (baseline-sv's ground-truth triplet)."""
-        return self.variant == "baseline-sv" and self.loss_config.sv_triplet_weight > 0
+        return uses_partners(self.variant, self.loss_config)
 
     def monitor_names(self) -> tuple[str, ...]:
         """Quantities logged beside the terms that are not part of the loss."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from s3vae_tf import cli
-from s3vae_tf.config import PRESETS, RESUMABLE_CHANGES, VARIANTS, RunConfig, apply_preset
+from s3vae_tf.config import PRESETS, RESUMABLE_CHANGES, VARIANTS, RunConfig, apply_preset, uses_partners
 from s3vae_tf.errors import UsageError
 
 SECTIONS = ("model", "loss", "data", "train")
@@ -131,7 +131,7 @@ def train(config: RunConfig, run_dir: Path):
     keras.utils.set_random_seed(config.train.seed)
 
     splits = registry.load(config.dataset, config.data)
-    partners = config.variant == "baseline-sv" and config.loss.sv_triplet_weight > 0
+    partners = uses_partners(config.variant, config.loss)
     train_source = ClipSource(splits["train"], spec.pixel_scale, partners=partners)
     test_source = ClipSource(splits["test"], spec.pixel_scale, partners=partners)
     tc = config.train
