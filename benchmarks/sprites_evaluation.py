@@ -40,6 +40,9 @@ ROWS = {
     "full": ("full", []),
     "baseline": ("baseline", []),
     "baseline-sv": ("baseline-sv", []),
+    # baseline-sv costs 2.6x per step (a second encoder pass over the partners): 2.8x the steps fit the
+    # hour that full and baseline are far inside; probes every 200 steps keep their cost the same share.
+    "baseline-sv-long": ("baseline-sv", ["--epochs", "28", "--probe-every", "200"]),
     "full-no-scc": ("full", ["--triplet-weight", "0"]),
     "full-no-dfp": ("full", ["--dfp-moving-weight", "0", "--dfp-direction-weight", "0"]),
     "full-no-mi": ("full", ["--mi-weight", "0"]),

@@ -45,6 +45,22 @@ def error_response(error: RequestError) -> Response:
     return json_response(rest_format.error_body(error), error.http_status)
 
 
+BODY_DONE = "s3vae.body_done"  # scope key: the request's body has been received to its end
+
+
+async def _next_chunk(request: Request) -> bytes | None:
+    """The next piece of the request body, or None once it has ended (ClientDisconnect if the client left)."""
+    if request.scope.get(BODY_DONE):
+        return None
+    message = await request.receive()
+    if message["type"] == "http.disconnect":
+        request.scope[BODY_DONE] = True
+        raise ClientDisconnect()
+    if not message.get("more_body", False):
+        request.scope[BODY_DONE] = True
+    return message.get("body", b"")
+
+
 async def read_body(request: Request, limit: int, timeout: float | None = None) -> bytes:
     """The request body: 413 when it is (or declares to be) larger than ``limit`` bytes, 408 when it has not
     all arrived within ``timeout`` seconds (a client trickling a body holds no worker, but not for ever)."""
@@ -57,11 +73,13 @@ async def read_body(request: Request, limit: int, timeout: float | None = None) 
 
     async def read() -> bytes:
         chunks, size = [], 0
-        async for chunk in request.stream():
+        while (chunk := await _next_chunk(request)) is not None:
             size += len(chunk)
             if size > limit:
                 raise too_large(limit)
             chunks.append(chunk)
+            if request.scope.get(BODY_DONE):
+                break
         return b"".join(chunks)
 
     try:
@@ -70,7 +88,57 @@ async def read_body(request: Request, limit: int, timeout: float | None = None) 
         raise RequestError("DEADLINE_EXCEEDED", f"request body not received within {timeout:g} s", 408) from None
 
 
-def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+def _body_pending(request: Request) -> bool:
+    """Whether part of the request body may still be on its way."""
+    if request.scope.get(BODY_DONE):
+        return False
+    headers = request.headers
+    return "transfer-encoding" in headers or headers.get("content-length", "0") not in ("", "0")
+
+
+async def discard_body(request: Request, limits: Limits) -> bool:
+    """Read and drop what is left of the request body, within ``limits.drain_bytes`` and ``limits.drain_s``.
+
+    True when the body has been received to its end, False when it is larger, slower or gone. Nothing is
+    kept: memory stays one chunk.
+    """
+
+    async def drain() -> None:
+        size = 0
+        while size <= limits.drain_bytes and (chunk := await _next_chunk(request)) is not None:
+            size += len(chunk)
+
+    try:
+        await asyncio.wait_for(drain(), limits.drain_s)
+    except (asyncio.TimeoutError, ClientDisconnect):
+        return False
+    return bool(request.scope.get(BODY_DONE))
+
+
+class Refusal(Response):
+    """An error answer that reaches a client still sending its body: the answer goes out at once, then the
+    rest of the body is read and dropped (bounded, :func:`discard_body`) before the connection closes, the
+    lingering close of production servers. Closing with unread data would reset the connection, and Python's
+    urllib, requests and most HTTP libraries, which read the answer only after sending the whole body, would
+    see ``ConnectionResetError`` or ``BrokenPipeError`` instead of the error JSON."""
+
+    def __init__(self, request: Request, error: RequestError, limits: Limits):
+        super().__init__(rest_format.error_body(error), status_code=error.http_status, media_type=JSON)
+        self.request, self.limits = request, limits
+        self.draining = _body_pending(request)
+        if self.draining:
+            self.headers["Connection"] = "close"
+
+    async def __call__(self, scope, receive, send) -> None:
+        if not self.draining:
+            return await super().__call__(scope, receive, send)
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": True})
+        await discard_body(self.request, self.limits)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def guarded(handler: Callable[[Request], Awaitable[Response]], limits: Limits) -> Callable[[Request], Awaitable[Response]]:
     """Turn RequestError into TF Serving's error JSON; a client gone mid-request is logged, not raised."""
 
     async def endpoint(request: Request) -> Response:
@@ -79,7 +147,7 @@ def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Requ
         except RequestError as error:
             if error.http_status >= 500:
                 log.warning("%s %s: %s", request.method, request.url.path, error.message)
-            return error_response(error)
+            return Refusal(request, error, limits)
         except ClientDisconnect:
             log.info("%s %s: client disconnected before the request was read", request.method, request.url.path)
             return Response(status_code=499)
@@ -140,8 +208,6 @@ class RestApi:
         return rest_format.dumps(rest_format.predict_response(outputs, fmt))
 
 
-async def not_found_endpoint(request: Request) -> Response:
-    return error_response(not_found(f"no such path: {request.method} {request.url.path}"))
 
 
 def create_app(backend: Backend, limits: Limits | None = None, web_page: bool = True) -> Starlette:
@@ -152,25 +218,29 @@ def create_app(backend: Backend, limits: Limits | None = None, web_page: bool = 
     gate = Gate(limits)
     api = RestApi(backend, limits, gate)
     routes = [
-        Route("/v1/{rest:path}", guarded(api.get), methods=["GET"]),
-        Route("/v1/{rest:path}", guarded(api.post), methods=["POST"]),
+        Route("/v1/{rest:path}", guarded(api.get, limits), methods=["GET"]),
+        Route("/v1/{rest:path}", guarded(api.post, limits), methods=["POST"]),
     ]
     if web_page:
-        routes += web.routes(backend, limits, gate, guarded)
+        routes += web.routes(backend, limits, gate, lambda handler: guarded(handler, limits))
     app = Starlette(
         routes=routes,
-        exception_handlers={404: _as_json(404), 405: _as_json(405)},
+        exception_handlers={404: _as_json(404, limits), 405: _as_json(405, limits)},
         lifespan=_lifespan(gate),
     )
     app.state.backend, app.state.limits, app.state.gate = backend, limits, gate
     return app
 
 
-def _as_json(status: int):
+def _as_json(status: int, limits: Limits):
+    """Starlette's own 404 (no route) and 405 (wrong method) as error JSON, sent like every other refusal."""
+
     async def handler(request: Request, exc: Exception) -> Response:
         if status == 405:
-            return json_response(rest_format.dumps({"error": f"method {request.method} not allowed on {request.url.path}"}), 405)
-        return await not_found_endpoint(request)
+            error = RequestError("INVALID_ARGUMENT", f"method {request.method} not allowed on {request.url.path}", 405)
+        else:
+            error = not_found(f"no such path: {request.method} {request.url.path}")
+        return Refusal(request, error, limits)
 
     return handler
 

@@ -11,6 +11,10 @@
   that gets DEADLINE_EXCEEDED (504). Work still queued is dropped; work already running finishes on its
   thread (neither onnxruntime nor TensorFlow can be interrupted) and keeps its worker until then, so the
   concurrency bound holds even after timeouts.
+* ``drain_bytes`` / ``drain_s``: once an error is answered before the body was read (404, 400, 413, 408, ...),
+  the rest of the body (at most this many bytes, for at most this long) is read and dropped, never kept,
+  before the connection closes (``serving.app.Refusal``): a client still sending would otherwise get a reset
+  connection instead of the answer.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class Limits:
     concurrency: int = 2
     max_queue: int = 16
     timeout_s: float = 30.0
+    drain_bytes: int = 256 << 20
+    drain_s: float = 10.0
 
     def __post_init__(self):
         for field in ("max_body_bytes", "max_batch", "concurrency"):
@@ -40,6 +46,8 @@ class Limits:
                 raise ValueError(f"{field} must be at least 1")
         if self.max_queue < 0 or not self.timeout_s > 0:
             raise ValueError("max_queue must be >= 0 and timeout_s > 0")
+        if self.drain_bytes < 0 or self.drain_s < 0:
+            raise ValueError("drain_bytes and drain_s must be >= 0")
 
 
 class Gate:

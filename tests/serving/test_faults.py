@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import httpx
 import numpy as np
@@ -186,6 +188,43 @@ def test_oversize_bodies(server, good):
     # an ordinary client sending the whole oversize body still gets the 413
     response = httpx.post(f"{server.url}/v1/models/s3vae:predict", content=big, timeout=60)
     assert response.status_code == 413 and response.content == message
+    assert_serving(server, good)
+
+
+def urllib_exchange(method: str, url: str, body: bytes) -> tuple[int, bytes]:
+    """The status and body Python's standard-library client receives (it reads only after sending all)."""
+    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.mark.parametrize("client", ["urllib", "httpx"])
+@pytest.mark.parametrize(
+    "method, path, megabytes, status, message",
+    [
+        ("POST", "/v1/models/no-such-model:predict", 8, 404, "Servable not found for request: Latest(no-such-model)"),
+        ("POST", "/v1/models/s3vae/versions/7:predict", 8, 404, "Servable not found for request: Specific(s3vae, 7)"),
+        ("POST", "/v1/models/s3vae:classify", 8, 400, "classify needs a classify signature"),
+        ("POST", "/v1/models/s3vae/labels/stable:predict", 8, 404, "Labeled(s3vae, stable)"),
+        ("POST", "/v2/models/s3vae:predict", 8, 404, "no such path: POST /v2/models/s3vae:predict"),
+        ("PUT", "/v1/models/s3vae:predict", 8, 405, "method PUT not allowed"),
+        ("POST", "/v1/models/s3vae:predict", 3 * MAX_MB, 413, f"request body exceeds the limit of {MAX_MB << 20} bytes"),
+    ],
+)
+def test_early_refusals_reach_clients_still_sending(server, good, client, method, path, megabytes, status, message):
+    """An answer given before the body is read arrives whole at clients that read only after sending (urllib)."""
+    body = b'{"inputs": [' + b"0.5," * (megabytes << 18) + b"0.5]}"
+    url = server.url + path
+    if client == "urllib":
+        got_status, got = urllib_exchange(method, url, body)
+    else:
+        response = httpx.request(method, url, content=body, headers={"Content-Type": "application/json"}, timeout=60)
+        got_status, got = response.status_code, response.content
+    assert got_status == status, got[:300]
+    assert message in json.loads(got)["error"]
     assert_serving(server, good)
 
 
