@@ -45,13 +45,15 @@ def sprite_data_dir(tmp_path_factory, lpc_dir) -> Path:
     """
     from s3vae_tf.config import DataConfig
     from s3vae_tf.data import sprites
+    from s3vae_tf.data.cache import source_digests
     from s3vae_tf.data.preparation import flatten
 
     root = tmp_path_factory.mktemp("data")
     config = DataConfig(data_dir=str(root), lpc_dir=str(lpc_dir))
     train_chars, test_chars = sprites.split_characters()
     splits = sprites.build_splits(lpc_dir, config, train_chars[:8], test_chars[:4])
-    sprites.cache_for(config, root).save(flatten(splits))
+    sources = source_digests(sprites.source_files(config, root))
+    sprites.cache_for(config, root).save(flatten(splits), sources)
     return root
 
 

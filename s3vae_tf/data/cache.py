@@ -1,7 +1,8 @@
-"""Prepared arrays on disk: one .npy per array plus a manifest with checksums and parameters.
+"""Prepared arrays on disk: one .npy per array plus a manifest with checksums, parameters and sources.
 
-A cache whose manifest, parameters or checksums do not match is reported and rebuilt, never used.
-Files are written atomically and read with ``allow_pickle=False``.
+A cache whose manifest, parameters, checksums or source files (the sha256 of each file it was built from,
+where those files are known) do not match is reported and rebuilt, never used. Files are written
+atomically and read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,26 @@ def read_aligned(path: Path) -> np.ndarray:
     return flat.view(dtype).reshape(shape)
 
 
+def source_digests(files: Mapping[str, Path]) -> dict[str, str]:
+    """``{name: sha256}`` of the source files a cache is built from (DataError naming a file that cannot be read)."""
+    digests = {}
+    for name, path in sorted(files.items()):
+        try:
+            digests[name] = sha256_file(Path(path))
+        except OSError as exc:
+            raise DataError(f"cannot read source file {path}: {exc.strerror or exc}") from None
+    return digests
+
+
+def _changed(recorded: Mapping[str, str] | None, current: Mapping[str, str]) -> str:
+    """A short account of how the source files differ from those the cache was built from."""
+    if recorded is None:
+        return "it does not record the source files it was built from"
+    names = sorted(n for n in recorded.keys() | current.keys() if recorded.get(n) != current.get(n))
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"its source files changed ({shown})"
+
+
 class ArrayCache:
     """A directory of named numpy arrays, valid only for the parameters it was built with."""
 
@@ -56,8 +77,12 @@ class ArrayCache:
         self.directory = Path(directory)
         self.params = json.loads(json.dumps(dict(params)))  # normalise tuples etc. to JSON types
 
-    def load(self, verify: bool = True) -> dict[str, np.ndarray] | None:
-        """Return the arrays, or None (with the reason logged) when the cache is absent or invalid."""
+    def load(self, verify: bool = True, sources: Mapping[str, str] | None = None) -> dict[str, np.ndarray] | None:
+        """Return the arrays, or None (with the reason logged) when the cache is absent or invalid.
+
+        ``sources`` (:func:`source_digests` of the files the cache would be built from now) must equal what the
+        cache recorded; None when the sources are not at hand (the cache then stands on its parameters).
+        """
         manifest_path = self.directory / MANIFEST
         if not manifest_path.exists():
             return None
@@ -66,6 +91,8 @@ class ArrayCache:
             manifest = json.loads(manifest_path.read_text())
             if manifest.get("params") != self.params:
                 problem = "it was prepared with other parameters"
+            elif sources is not None and manifest.get("sources") != dict(sources):
+                problem = _changed(manifest.get("sources"), sources)
             else:
                 arrays = {}
                 for name, entry in manifest["arrays"].items():
@@ -96,14 +123,14 @@ class ArrayCache:
         except OSError as exc:
             raise DataError(f"cannot write prepared data to {self.directory}: {exc.strerror or exc}") from None
 
-    def save(self, arrays: Mapping[str, np.ndarray]) -> None:
-        """Write every array, then the manifest last: a cache without a manifest is never read."""
+    def save(self, arrays: Mapping[str, np.ndarray], sources: Mapping[str, str] | None = None) -> None:
+        """Write every array, then the manifest last (with ``sources``): a cache without a manifest is never read."""
         try:
-            self._save(arrays)
+            self._save(arrays, sources)
         except OSError as exc:
             raise DataError(f"cannot write prepared data to {self.directory}: {exc.strerror or exc}") from None
 
-    def _save(self, arrays: Mapping[str, np.ndarray]) -> None:
+    def _save(self, arrays: Mapping[str, np.ndarray], sources: Mapping[str, str] | None) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         manifest_path = self.directory / MANIFEST
         if manifest_path.exists():
@@ -116,4 +143,7 @@ class ArrayCache:
                 with open(tmp, "wb") as fh:
                     np.save(fh, array, allow_pickle=False)
             entries[name] = {"sha256": sha256_file(path), "shape": list(array.shape), "dtype": str(array.dtype)}
-        atomic_write_text(manifest_path, json.dumps({"params": self.params, "arrays": entries}, indent=2))
+        manifest: dict[str, Any] = {"params": self.params, "arrays": entries}
+        if sources is not None:
+            manifest["sources"] = dict(sorted(sources.items()))
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=2))

@@ -105,6 +105,20 @@ def resolve_files(config: DataConfig, data_root: Path) -> dict[str, Path]:
     return files
 
 
+def source_files(config: DataConfig, data_root: Path) -> dict[str, Path] | None:
+    """The four files as :func:`resolve_files` finds them, without downloading: explicit paths are checked
+    (DataError when missing); None when a default file is not there yet (it would be downloaded)."""
+    if config.mnist_dir or os.environ.get("S3VAE_MNIST_DIR", ""):
+        return resolve_files(config, data_root)
+    explicit = Path(config.mnist_train_images).expanduser() if config.mnist_train_images else None
+    if explicit is not None and not explicit.is_file():
+        raise DataError(f"--mnist-train-images {explicit} does not exist")
+    found = {key: _find_official(Path(data_root) / "mnist", stem) for key, stem in FILES.items()}
+    if explicit is not None:
+        found["train_images"] = explicit
+    return None if any(path is None for path in found.values()) else found  # type: ignore[return-value]
+
+
 def fetch(name: str, directory: Path) -> Path:
     """Download one official file (trying each mirror) and check its md5; offline: one-line DataError."""
     error: DataError | None = None

@@ -194,6 +194,22 @@ def build_splits(config: DataConfig, data_root: Path) -> Splits:
     return splits
 
 
+def source_files(config: DataConfig, data_root: Path) -> dict[str, Path] | None:
+    """Every take image and the landmark model the clips are made from. Explicit paths (--mug-dir,
+    --landmark-model and their environment variables) are checked (DataError when missing); None without
+    --mug-dir (the cache then stands as it is) or before the default landmark model is downloaded."""
+    model = config.landmark_model or os.environ.get("S3VAE_LANDMARK_MODEL", "")
+    model_path = landmarks.resolve_model(model, data_root) if model else Path(data_root) / "models" / landmarks.MODEL_NAME
+    if not (config.mug_dir or os.environ.get("S3VAE_MUG_DIR", "")):
+        return None
+    root = resolve_mug_dir(config, data_root)
+    if not model_path.is_file():
+        return None
+    files = {str(image.relative_to(root)): image for take in find_takes(root) for image in take.images}
+    files[landmarks.MODEL_NAME] = model_path
+    return files
+
+
 def cache_for(config: DataConfig, data_root: Path) -> ArrayCache:
     """The cache of the prepared MUG clips (valid for this recipe)."""
     params = {
@@ -213,7 +229,12 @@ def prepare(config: DataConfig, data_root: Path) -> Prepared:
     """Preprocess the database once; later calls read the verified cache."""
     if config.train_clips or config.test_clips or config.data_seed:
         raise UsageError("--train-clips, --test-clips and --data-seed are for generated datasets; cap MUG with --max-train-clips")
-    return cached(cache_for(config, data_root), lambda: build_splits(config, data_root), "MUG facial expressions")
+    return cached(
+        cache_for(config, data_root),
+        lambda: build_splits(config, data_root),
+        "MUG facial expressions",
+        sources=lambda: source_files(config, data_root),
+    )
 
 
 SPEC = register(

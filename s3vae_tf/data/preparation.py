@@ -13,7 +13,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from s3vae_tf.config import DataConfig
-from s3vae_tf.data.cache import ArrayCache
+from s3vae_tf.data.cache import ArrayCache, source_digests
 from s3vae_tf.data.flow_labels import FARNEBACK, dataset_labels
 from s3vae_tf.data.progress import Progress
 from s3vae_tf.errors import UsageError
@@ -22,6 +22,10 @@ SPLITS = ("train", "test")
 _SPLIT_CODES = {"train": 0, "test": 1}
 
 Splits = dict[str, dict[str, np.ndarray]]
+# The source files a dataset is built from now ({name: path}), or None when they are not at hand (not yet
+# downloaded); explicit paths (flags, environment variables) are checked here, so a missing one is an error
+# even when a cache exists.
+Sources = Callable[[], Mapping[str, Path] | None]
 
 
 def clip_counts(config: DataConfig, defaults: Mapping[str, int]) -> dict[str, int]:
@@ -77,9 +81,11 @@ def unflatten(arrays: Mapping[str, np.ndarray]) -> Splits:
     return {split: {k[len(split) + 1 :]: v for k, v in arrays.items() if k.startswith(split + "_")} for split in SPLITS}
 
 
-def cached(cache: ArrayCache, build: Callable[[], Splits], what: str) -> Splits:
-    """The verified cache's splits; when it is missing, stale or corrupt, ``build()`` them once and save."""
-    arrays = cache.load()
+def cached(cache: ArrayCache, build: Callable[[], Splits], what: str, sources: Sources | None = None) -> Splits:
+    """The verified cache's splits; when it is missing, stale or corrupt, or was built from other source files
+    than ``sources()`` finds now, ``build()`` them once and save (with the sources' sha256)."""
+    files = sources() if sources is not None else None
+    arrays = cache.load(sources=source_digests(files) if files is not None else None)
     if arrays is None:
         cache.ensure_writable()
         print(f"preparing {what} (once; cached in {cache.directory})", flush=True)
@@ -89,6 +95,7 @@ def cached(cache: ArrayCache, build: Callable[[], Splits], what: str) -> Splits:
             with contextlib.suppress(OSError):
                 cache.directory.rmdir()  # only when empty: a failed first preparation leaves nothing behind
             raise
-        cache.save(flatten(splits))
+        files = sources() if sources is not None else None  # a download during build() put them at hand
+        cache.save(flatten(splits), source_digests(files) if files is not None else None)
         arrays = cache.load(verify=False)
     return unflatten(arrays)

@@ -165,7 +165,12 @@ def cache_for(config: DataConfig, data_root: Path) -> ArrayCache:
 
 def prepare(config: DataConfig, data_root: Path) -> Prepared:
     """Generate both splits and their flow labels once; later calls read the verified cache."""
-    return cached(cache_for(config, data_root), lambda: build_splits(config, data_root), "Stochastic Moving MNIST")
+    return cached(
+        cache_for(config, data_root),
+        lambda: build_splits(config, data_root),
+        "Stochastic Moving MNIST",
+        sources=lambda: mnist.source_files(config, data_root),
+    )
 
 
 SPEC = register(

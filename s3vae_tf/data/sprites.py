@@ -112,6 +112,18 @@ def resolve_lpc_dir(lpc_dir: str, data_dir: Path) -> Path:
     return path
 
 
+def source_files(config: DataConfig, data_root: Path) -> dict[str, Path] | None:
+    """The 25 sheets the dataset is composed from: from --lpc-dir / $S3VAE_LPC_DIR (checked: DataError when
+    missing), else ``<data_root>/lpc`` when it holds them all, else None (they would be downloaded)."""
+    if config.lpc_dir or os.environ.get("S3VAE_LPC_DIR", ""):
+        directory = resolve_lpc_dir(config.lpc_dir, Path(data_root))
+    else:
+        directory = Path(data_root) / "lpc"
+        if not all((directory / name).is_file() for name in SHEET_SHA256):
+            return None
+    return {name: directory / name for name in SHEET_SHA256}
+
+
 def fetch_sheets(target: Path) -> None:
     """Download the public layer archive and unpack the 25 sheets the dataset uses, checksum-verified."""
     archive = download(
@@ -255,6 +267,7 @@ def prepare(config: DataConfig, data_root: Path) -> Prepared:
         cache_for(config, data_root),
         lambda: build_splits(resolve_lpc_dir(config.lpc_dir, Path(data_root)), config),
         "Sprites from the LPC sheets",
+        sources=lambda: source_files(config, data_root),
     )
 
 

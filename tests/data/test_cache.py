@@ -62,3 +62,32 @@ def test_object_arrays_are_never_loaded(tmp_path):
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError, match="Python objects"):
         read_aligned(tmp_path / "objects.npy")
+
+
+def test_changed_sources_are_stale(tmp_path, capsys):
+    sources = {"body/0.png": "aa", "hair/1.png": "bb"}
+    ArrayCache(tmp_path, {"p": 1}).save({"a": np.arange(3)}, sources)
+    assert ArrayCache(tmp_path, {"p": 1}).load(sources=dict(sources)) is not None
+    assert ArrayCache(tmp_path, {"p": 1}).load() is not None, "sources not at hand: the cache stands on its parameters"
+    assert ArrayCache(tmp_path, {"p": 1}).load(sources={**sources, "hair/1.png": "cc"}) is None
+    assert "its source files changed (hair/1.png)" in capsys.readouterr().out
+
+
+def test_cache_without_recorded_sources_is_stale_when_they_are_known(tmp_path, capsys):
+    ArrayCache(tmp_path, {"p": 1}).save({"a": np.arange(3)})
+    assert ArrayCache(tmp_path, {"p": 1}).load(sources={"x": "aa"}) is None
+    assert "does not record the source files" in capsys.readouterr().out
+
+
+def test_unreadable_source_is_a_clear_error(tmp_path):
+    import pytest
+
+    from s3vae_tf.data.cache import source_digests
+    from s3vae_tf.errors import DataError
+
+    (tmp_path / "a.png").write_bytes(b"x")
+    assert source_digests({"a.png": tmp_path / "a.png"}) == {
+        "a.png": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+    }
+    with pytest.raises(DataError, match="cannot read source file .*missing.png"):
+        source_digests({"m": tmp_path / "missing.png"})

@@ -103,3 +103,16 @@ def test_missing_directory_and_offline_download(tmp_path, monkeypatch):
     message = str(info.value)
     assert "cannot download" in message and "--mnist-dir" in message and "\n" not in message
     assert not list((tmp_path / "data").rglob("*.gz")), "no partial download may remain"
+
+
+def test_source_files_check_explicit_paths_without_downloading(tmp_path, mnist_dir, monkeypatch):
+    monkeypatch.delenv("S3VAE_MNIST_DIR", raising=False)
+    with pytest.raises(DataError, match="MNIST directory .* does not exist"):
+        mnist.source_files(DataConfig(mnist_dir=str(tmp_path / "nope")), tmp_path)
+    with pytest.raises(DataError, match="--mnist-train-images .* does not exist"):
+        mnist.source_files(DataConfig(mnist_train_images=str(tmp_path / "nope.gz")), tmp_path)
+    monkeypatch.setattr(mnist, "MIRRORS", ("http://127.0.0.1:9/",))
+    assert mnist.source_files(DataConfig(), tmp_path / "empty") is None, "not downloaded yet: nothing to hash"
+    approx = mnist_dir / "train-images-idx3-ubyte.approx.gz"
+    files = mnist.source_files(DataConfig(mnist_dir=str(mnist_dir), mnist_train_images=str(approx)), tmp_path)
+    assert set(files) == set(mnist.FILES) and files["train_images"] == approx

@@ -108,3 +108,19 @@ def test_trains_with_the_landmark_head(prepared, tmp_path):
     config, _, _ = prepared
     row = train_tiny("mug", config, tmp_path / "run", batch_size=2, steps=1)
     assert row["dfp_landmarks"] > 0 and "dfp_moving" not in row
+
+
+def test_explicit_paths_are_checked_with_a_warm_cache(prepared, tmp_path, capsys):
+    """The prepared cache is reused for the same sources; a missing --mug-dir or --landmark-model is still an error."""
+    import dataclasses
+
+    config, _, _ = prepared
+    capsys.readouterr()
+    registry.load("mug", config)
+    assert "preparing" not in capsys.readouterr().out, "same sources: the cache is used"
+    for change, message in (
+        ({"mug_dir": str(tmp_path / "nope")}, "MUG database directory .* does not exist"),
+        ({"landmark_model": str(tmp_path / "nope.task")}, "face landmark model .* does not exist"),
+    ):
+        with pytest.raises(DataError, match=message):
+            registry.load("mug", dataclasses.replace(config, **change))

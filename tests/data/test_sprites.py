@@ -99,6 +99,40 @@ def test_corrupt_sheet_is_a_clear_error(lpc_dir, tmp_path):
         sprites.SpriteSheets(broken)
 
 
+def test_a_changed_sheet_rebuilds_the_cache(lpc_dir, tmp_path, monkeypatch):
+    """The cache records the sheets' sha256: the same sheets reuse it, an edited sheet rebuilds it."""
+    import shutil
+
+    from s3vae_tf.config import DataConfig
+    from s3vae_tf.data.cache import source_digests
+    from s3vae_tf.data.preparation import flatten
+
+    sheets = tmp_path / "lpc"
+    shutil.copytree(lpc_dir, sheets)
+    config = DataConfig(data_dir=str(tmp_path / "data"), lpc_dir=str(sheets))
+    root = tmp_path / "data"
+    train_chars, test_chars = sprites.split_characters()
+    tiny = sprites.build_splits(sheets, config, train_chars[:2], test_chars[:1])
+    sprites.cache_for(config, root).save(flatten(tiny), source_digests(sprites.source_files(config, root)))
+    builds = []
+    monkeypatch.setattr(sprites, "build_splits", lambda directory, cfg: builds.append(directory) or tiny)
+
+    sprites.prepare(config, root)
+    assert builds == [], "unchanged sheets: the cache is used"
+    path = sheets / "hair" / "3.png"
+    path.chmod(0o644)
+    with Image.open(path) as im:
+        edited = im.convert("RGBA")
+    edited.putpixel((0, 0), (1, 2, 3, 255))
+    edited.save(path)
+    sprites.prepare(config, root)
+    assert builds == [sheets], "an edited sheet rebuilds"
+    manifest = (root / "sprite" / "manifest.json").read_text()
+    assert source_digests({"hair/3.png": path})["hair/3.png"] in manifest
+    sprites.prepare(config, root)
+    assert len(builds) == 1, "the rebuilt cache records the new sheet"
+
+
 def test_offline_download_fails_in_one_line(tmp_path, monkeypatch):
     monkeypatch.delenv("S3VAE_LPC_DIR", raising=False)
     monkeypatch.setattr(sprites, "ARCHIVE_URL", "http://127.0.0.1:9/sprites.zip")

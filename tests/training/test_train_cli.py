@@ -65,6 +65,23 @@ def test_corrupt_png(capsys, tmp_path, lpc_dir):
     assert "corrupt or unreadable LPC sheet" in line and "body/0.png" in line
 
 
+def test_explicit_paths_are_checked_with_a_warm_cache(capsys, tmp_path, sprite_data_dir, lpc_dir):
+    """A cache already prepared never hides a missing or broken --lpc-dir; the cache itself is left intact."""
+    import shutil
+
+    manifest = (sprite_data_dir / "sprite" / "manifest.json").read_text()
+    flags = ["--run-dir", str(tmp_path / "r"), "--data-dir", str(sprite_data_dir)]
+    line = _one_line_error(capsys, [*flags, "--lpc-dir", str(tmp_path / "does-not-exist")])
+    assert "LPC sheet directory" in line and "does not exist" in line
+    broken = tmp_path / "lpc"
+    shutil.copytree(lpc_dir, broken)
+    (broken / "body" / "0.png").chmod(0o644)
+    (broken / "body" / "0.png").write_bytes(b"garbage")
+    line = _one_line_error(capsys, [*flags, "--lpc-dir", str(broken)])
+    assert "corrupt or unreadable LPC sheet" in line and "body/0.png" in line
+    assert (sprite_data_dir / "sprite" / "manifest.json").read_text() == manifest
+
+
 def test_unwritable_data_dir(capsys, tmp_path, lpc_dir):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
