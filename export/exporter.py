@@ -168,6 +168,7 @@ def export_run(request: ExportRequest, log: Callable[[str], None] = print) -> di
         "model": architecture,
         "config": config.to_dict(),
     }
+    layout.recover(out, log)
     previous = _check_out_dir(request, metadata.identity(meta))
     test_split = _load_samples(config, request.samples)
 
@@ -215,13 +216,15 @@ def export_run(request: ExportRequest, log: Callable[[str], None] = print) -> di
         meta["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         meta["files"] = dict(sorted(files.items()))
 
-        for rel in written.values():
-            layout.move_into_place(stage, rel, out)
-        for key in ("onnx", "tflite", "samples"):  # their directories are named like them
-            if key not in written and key not in kept and (out / key).exists():
-                log(f"removing {out / key}: it does not belong to this export")
-                layout.remove(out, key)
-        atomic_write_text(out / metadata.FILE, metadata.dumps(meta))
+        text = metadata.dumps(meta)
+        with layout.publishing(out, list(written.values()), text):
+            for rel in written.values():
+                layout.move_into_place(stage, rel, out)
+            for key in ("onnx", "tflite", "samples"):  # their directories are named like them
+                if key not in written and key not in kept and (out / key).exists():
+                    log(f"removing {out / key}: it does not belong to this export")
+                    layout.remove(out, key)
+            atomic_write_text(out / metadata.FILE, text)
     log(f"wrote {out / metadata.FILE}")
     return meta
 

@@ -65,6 +65,31 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.checkpoint.save(epoch + 1)
 
 
+class EpochHistory(keras.callbacks.CSVLogger):
+    """``history.csv``: one row of logs per epoch, appended across resumed sessions.
+
+    A run killed after an epoch's row was written but before its checkpoint redoes that epoch; its earlier row
+    (any row of an epoch after the restored checkpoint) is dropped first, so every epoch appears once.
+    """
+
+    def __init__(self, path: Path, first_epoch: int):
+        super().__init__(str(path), append=True)
+        self.path, self.first_epoch = Path(path), first_epoch
+
+    def on_train_begin(self, logs=None):
+        if self.path.exists():
+            with open(self.path, newline="") as fh:
+                rows = list(csv.reader(fh))
+            if rows:
+                epoch = rows[0].index("epoch") if "epoch" in rows[0] else 0
+                kept = [rows[0], *(r for r in rows[1:] if r and int(r[epoch]) < self.first_epoch)]
+                if len(kept) != len(rows):
+                    buffer = io.StringIO()
+                    csv.writer(buffer, lineterminator="\n").writerows(kept)
+                    atomic_write_text(self.path, buffer.getvalue())
+        super().on_train_begin(logs)
+
+
 class ImageGrids(keras.callbacks.Callback):
     """Every ``every`` epochs (and after the last), write the pictures of fixed test clips to TensorBoard.
 

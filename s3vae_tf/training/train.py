@@ -120,7 +120,7 @@ def train(config: RunConfig, run_dir: Path):
     import keras
 
     from s3vae_tf.data.pipeline import ClipSource, evaluation_dataset, training_dataset
-    from s3vae_tf.training.callbacks import EpochCheckpoint, ImageGrids, NonFiniteGuard
+    from s3vae_tf.training.callbacks import EpochCheckpoint, EpochHistory, ImageGrids, NonFiniteGuard
     from s3vae_tf.training.run import CHECKPOINTS, CONFIG, RunCheckpoint, build_model
     from s3vae_tf.training.strategy import is_chief, make_strategy
 
@@ -166,7 +166,7 @@ def train(config: RunConfig, run_dir: Path):
     callbacks: list[keras.callbacks.Callback] = [NonFiniteGuard()]
     if chief:
         callbacks += [
-            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+            EpochHistory(run_dir / "history.csv", first_epoch),
             keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0),
         ]
     callbacks.append(EpochCheckpoint(checkpoint))
