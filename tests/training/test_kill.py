@@ -66,9 +66,7 @@ def test_sigkilled_training_resumes_to_the_same_checkpoint(sprite_data_dir, tmp_
     expected, got = _variables(reference), _variables(run_dir)
     assert got.keys() == expected.keys()
     for name in expected:
-        want, have = np.asarray(expected[name]), np.asarray(got[name])
-        if want.dtype.kind in "fiu":
-            np.testing.assert_allclose(have, want, rtol=1e-5, atol=1e-6, err_msg=name)
-        else:
-            assert have.tolist() == want.tolist(), name
+        if name == "_CHECKPOINTABLE_OBJECT_GRAPH":
+            continue  # the serialised object graph names layers by Keras' per-process counters
+        np.testing.assert_allclose(np.asarray(got[name]), np.asarray(expected[name]), rtol=1e-5, atol=1e-6, err_msg=name)
     assert _history_epochs(run_dir) == list(range(EPOCHS)), "every epoch logged once, none lost"
