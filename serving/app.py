@@ -41,10 +41,6 @@ def json_response(body: bytes, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type=JSON)
 
 
-def error_response(error: RequestError) -> Response:
-    return json_response(rest_format.error_body(error), error.http_status)
-
-
 BODY_DONE = "s3vae.body_done"  # scope key: the request's body has been received to its end
 
 
