@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
+from export.metadata import FILE as METADATA
 from s3vae_tf.io import atomic_write_text
 
 STAGING_PREFIX = ".staging-"
@@ -47,8 +48,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # it exists, owned by another user
+        pass
     return True
 
 
@@ -59,8 +60,8 @@ def recover(out: Path, log: Callable[[str], None] = print) -> None:
     if not out.is_dir():
         return
     for entry in out.iterdir():
-        parts = entry.name[len(STAGING_PREFIX):].split("-", 1)
-        if entry.name.startswith(STAGING_PREFIX) and parts[0].isdigit() and not _alive(int(parts[0])):
+        pid = entry.name[len(STAGING_PREFIX):].split("-", 1)[0] if entry.name.startswith(STAGING_PREFIX) else ""
+        if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(entry, ignore_errors=True)
     journal = out / JOURNAL
     if not journal.exists():
@@ -70,7 +71,7 @@ def recover(out: Path, log: Callable[[str], None] = print) -> None:
         paths, expected = list(entry["paths"]), entry["metadata_sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         paths, expected = [], None
-    meta = out / "metadata.json"
+    meta = out / METADATA
     completed = meta.is_file() and hashlib.sha256(meta.read_bytes()).hexdigest() == expected
     if not completed:
         for rel in paths:

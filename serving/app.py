@@ -16,6 +16,7 @@ JSON encoding of a predict request run on a worker thread behind :class:`serving
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from typing import Awaitable, Callable
@@ -92,23 +93,17 @@ def _body_pending(request: Request) -> bool:
     return "transfer-encoding" in headers or headers.get("content-length", "0") not in ("", "0")
 
 
-async def discard_body(request: Request, limits: Limits) -> bool:
-    """Read and drop what is left of the request body, within ``limits.drain_bytes`` and ``limits.drain_s``.
-
-    True when the body has been received to its end, False when it is larger, slower or gone. Nothing is
-    kept: memory stays one chunk.
-    """
+async def discard_body(request: Request, limits: Limits) -> None:
+    """Read and drop what is left of the request body, within ``limits.drain_bytes`` and ``limits.drain_s``
+    (a larger, slower or vanished body is left unread). Nothing is kept: memory stays one chunk."""
 
     async def drain() -> None:
         size = 0
         while size <= limits.drain_bytes and (chunk := await _next_chunk(request)) is not None:
             size += len(chunk)
 
-    try:
+    with contextlib.suppress(asyncio.TimeoutError, ClientDisconnect):
         await asyncio.wait_for(drain(), limits.drain_s)
-    except (asyncio.TimeoutError, ClientDisconnect):
-        return False
-    return bool(request.scope.get(BODY_DONE))
 
 
 class Refusal(Response):

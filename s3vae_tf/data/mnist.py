@@ -74,12 +74,12 @@ def _find_official(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def resolve_files(config: DataConfig, data_root: Path) -> dict[str, Path]:
-    """Paths of the four files (keys of :data:`FILES`): from the chosen directory, or downloaded."""
+def source_files(config: DataConfig, data_root: Path) -> dict[str, Path] | None:
+    """The four files (keys of :data:`FILES`) as they are now, without downloading: from the chosen directory
+    (checked: DataError naming what is missing), else the data directory's; None when one of those is not
+    there yet (it would be downloaded). Explicit paths are always checked."""
     chosen = config.mnist_dir or os.environ.get("S3VAE_MNIST_DIR", "")
-    explicit = Path(config.mnist_train_images).expanduser() if config.mnist_train_images else None
-    if explicit is not None and not explicit.is_file():
-        raise DataError(f"--mnist-train-images {explicit} does not exist")
+    explicit = _explicit_train_images(config)
     if chosen:
         directory = Path(chosen).expanduser()
         if not directory.is_dir():
@@ -95,28 +95,30 @@ def resolve_files(config: DataConfig, data_root: Path) -> dict[str, Path]:
                 extra = f" ({', '.join(others)} is not the official file; name it with --mnist-train-images to use it)"
             raise DataError(f"MNIST directory {directory} lacks {', '.join(missing)}{extra}")
         return found  # type: ignore[return-value]
-    directory = Path(data_root) / "mnist"
-    files = {}
-    for key, stem in FILES.items():
-        if key == "train_images" and explicit is not None:
-            files[key] = explicit
-            continue
-        files[key] = _find_official(directory, stem) or fetch(stem + ".gz", directory)
-    return files
-
-
-def source_files(config: DataConfig, data_root: Path) -> dict[str, Path] | None:
-    """The four files as :func:`resolve_files` finds them, without downloading: explicit paths are checked
-    (DataError when missing); None when a default file is not there yet (it would be downloaded)."""
-    if config.mnist_dir or os.environ.get("S3VAE_MNIST_DIR", ""):
-        return resolve_files(config, data_root)
-    explicit = Path(config.mnist_train_images).expanduser() if config.mnist_train_images else None
-    if explicit is not None and not explicit.is_file():
-        raise DataError(f"--mnist-train-images {explicit} does not exist")
     found = {key: _find_official(Path(data_root) / "mnist", stem) for key, stem in FILES.items()}
     if explicit is not None:
         found["train_images"] = explicit
     return None if any(path is None for path in found.values()) else found  # type: ignore[return-value]
+
+
+def resolve_files(config: DataConfig, data_root: Path) -> dict[str, Path]:
+    """Paths of the four files: :func:`source_files`, with the data directory's missing ones downloaded."""
+    found = source_files(config, data_root)
+    if found is not None:
+        return found
+    directory, explicit = Path(data_root) / "mnist", _explicit_train_images(config)
+    return {
+        key: explicit if key == "train_images" and explicit is not None else _find_official(directory, stem) or fetch(stem + ".gz", directory)
+        for key, stem in FILES.items()
+    }
+
+
+def _explicit_train_images(config: DataConfig) -> Path | None:
+    """--mnist-train-images, checked (DataError when it does not exist), or None."""
+    explicit = Path(config.mnist_train_images).expanduser() if config.mnist_train_images else None
+    if explicit is not None and not explicit.is_file():
+        raise DataError(f"--mnist-train-images {explicit} does not exist")
+    return explicit
 
 
 def fetch(name: str, directory: Path) -> Path:

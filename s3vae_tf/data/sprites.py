@@ -107,9 +107,13 @@ def resolve_lpc_dir(lpc_dir: str, data_dir: Path) -> Path:
             raise DataError(f"LPC sheet directory {path} does not exist (from --lpc-dir / S3VAE_LPC_DIR)")
         return path
     path = Path(data_dir) / "lpc"
-    if not all((path / name).is_file() for name in SHEET_SHA256):
+    if not _has_every_sheet(path):
         fetch_sheets(path)
     return path
+
+
+def _has_every_sheet(directory: Path) -> bool:
+    return all((directory / name).is_file() for name in SHEET_SHA256)
 
 
 def source_files(config: DataConfig, data_root: Path) -> dict[str, Path] | None:
@@ -119,7 +123,7 @@ def source_files(config: DataConfig, data_root: Path) -> dict[str, Path] | None:
         directory = resolve_lpc_dir(config.lpc_dir, Path(data_root))
     else:
         directory = Path(data_root) / "lpc"
-        if not all((directory / name).is_file() for name in SHEET_SHA256):
+        if not _has_every_sheet(directory):
             return None
     return {name: directory / name for name in SHEET_SHA256}
 
