@@ -177,9 +177,10 @@ def export_run(request: ExportRequest, log: Callable[[str], None] = print) -> di
     from s3vae_tf.training.run import load_trained
 
     _, _, model, epoch = load_trained(run_dir, unroll=True)
-    module = signatures.ExportModule(model)
+    module = signatures.ExportModule(model, spec.pixel_scale)
     meta["signatures"] = signatures.describe(module)
     meta["default_signature"] = signatures.DEFAULT
+    meta["images"] = signatures.image_format(model.model_config, spec.pixel_scale)
     meta["checkpoint"] = {
         "path": str(prefix.resolve()),
         "epoch": epoch,

@@ -8,8 +8,11 @@ Top-level keys (``schema`` = "s3vae-export/1"):
   ``labels`` (the dataset's label heads), ``model`` (the architecture: ModelConfig as built), ``config``
   (the training RunConfig);
 * ``signatures``: name -> description, ``inputs`` and ``outputs`` (ordered name -> dtype, shape with -1 for
-  the batch, range or null); every input is required and all inputs of a call share the batch size;
-  ``default_signature`` (TF Serving's serving_default);
+  the batch, range or null; ``image: "clip"`` on string tensors holding one encoded clip each); every input
+  is required and all inputs of a call share the batch size; ``default_signature`` (TF Serving's
+  serving_default); image signatures (``<name>_images``) name their float signature in ``images_of`` and run
+  natively in the SavedModel only (``paths`` lists what each format holds);
+* ``images``: how image signatures encode a clip (PNG film strip H x T*W, GIF input, pixel conversion);
 * ``formats`` and ``paths`` (format -> directory or signature -> file), ``onnx_opset``;
 * ``samples``: [{file, test_index, labels}], real test clips as GIFs;
 * ``checkpoint``: the run's checkpoint (path, epoch, sha256 of its files), ``exporter`` versions;

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from serving import rest_format
+from serving import clip_images, rest_format
 from serving.onnx_runtime import ExportError, InputError, OnnxModel, check_inputs, load_metadata
 from serving.status import invalid_argument
 
@@ -60,25 +60,31 @@ class Backend:
         name = self.resolve(signature)
         try:
             arrays = check_inputs(self.metadata["signatures"][name], inputs, name)
-        except InputError as exc:
+            batch = next(iter(arrays.values())).shape[0]
+            if max_batch is not None and batch > max_batch:
+                raise InputError(f"{name}: batch of {batch} exceeds this server's limit of {max_batch} (--max-batch)")
+            return self._run(name, arrays)
+        except InputError as exc:  # also from decoding the images of an image signature
             raise invalid_argument(str(exc)) from None
-        batch = next(iter(arrays.values())).shape[0]
-        if max_batch is not None and batch > max_batch:
-            raise invalid_argument(f"{name}: batch of {batch} exceeds this server's limit of {max_batch} (--max-batch)")
-        return self._run(name, arrays)
 
     def _run(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
     def warm_up(self) -> None:
         """Load everything now (and run each signature once) so the first request is not the slow one."""
-        feeds = {name: _zeros(sig["inputs"]) for name, sig in self.metadata["signatures"].items()}
-        for name, inputs in feeds.items():
-            self._run(name, inputs)
+        meta = self.metadata
+        black = np.empty(1, dtype=object)
+        black[0] = clip_images.film_strip_png(np.zeros((meta["frames"], meta["frame_size"], meta["frame_size"], meta["channels"]), np.uint8))
+        for name, sig in meta["signatures"].items():
+            self._run(name, _zeros(sig["inputs"], black))
 
 
-def _zeros(specs: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    return {name: np.zeros([1 if d == -1 else d for d in spec["shape"]], spec["dtype"]) for name, spec in specs.items()}
+def _zeros(specs: Mapping[str, Any], image: np.ndarray) -> dict[str, np.ndarray]:
+    """An input of each spec's shape with batch 1: zeros, or ``image`` for encoded clips."""
+    return {
+        name: image if spec["dtype"] == "string" else np.zeros([1 if d == -1 else d for d in spec["shape"]], spec["dtype"])
+        for name, spec in specs.items()
+    }
 
 
 class OnnxBackend(Backend):
@@ -91,9 +97,7 @@ class OnnxBackend(Backend):
         self.model = OnnxModel(self.export_dir, threads=threads)
 
     def _run(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        session = self.model.session(signature)
-        names = [output.name for output in session.get_outputs()]
-        return dict(zip(names, session.run(names, arrays)))
+        return self.model.run_checked(signature, arrays)
 
 
 class SavedModelBackend(Backend):
@@ -135,8 +139,15 @@ class SavedModelBackend(Backend):
         }
 
     def _run(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        specs, meta = self.metadata["signatures"][signature]["inputs"], self.metadata
+        for name, values in arrays.items():  # the graph would refuse bad images in TF's words: check as onnx does
+            if "image" in specs[name]:
+                try:
+                    clip_images.decode_batch(values, meta["frames"], meta["frame_size"], meta["channels"], f"{signature}: {name}")
+                except ValueError as exc:
+                    raise InputError(str(exc)) from None
         function = self.loaded.signatures[signature]
-        outputs = function(**{name: self._tf.constant(value) for name, value in arrays.items()})
+        outputs = function(**{name: self._tf.constant(list(value) if value.dtype == object else value) for name, value in arrays.items()})
         return {name: value.numpy() for name, value in outputs.items()}
 
 

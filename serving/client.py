@@ -9,16 +9,20 @@
         latents = client.encode(clip_a)                       # f_mean, f_logvar, z_mean, z_logvar
         frames = client.decode(latents["f_mean"], latents["z_mean"])
         clips = client.generate(count=4, seed=7)["frames"]
+        pngs = client.swap_images([gif_a], [gif_b])           # image signatures: encoded clips in and out
 
 :class:`RestClient` speaks TF Serving's REST API (columnar ``inputs`` by default, ``fmt="row"`` for
 ``instances``) with httpx; :class:`GrpcClient` speaks its gRPC API (``PredictionService``) and needs the
 ``grpc`` extra (tensorflow-serving-api, which brings TensorFlow). Both raise :class:`ServingError` with the
 server's message for a refused request. Output dtypes and the latent sizes ``generate`` needs come from the
-model's metadata (fetched once).
+model's metadata (fetched once). The ``*_images`` methods send and return clips as encoded images (bytes:
+PNG film strips or GIFs in, PNG film strips out), which REST carries as ``{"b64": ...}``, a few kB per clip
+instead of ~0.6 MB of JSON numbers (Sprites); :mod:`serving.clip_images` turns them into pixels and back.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any, Mapping
 
@@ -29,7 +33,7 @@ try:
 except ImportError:  # optional: the json module does the same, slower
     orjson = None
 
-NP_DTYPES = {"DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_INT32": np.int32, "DT_INT64": np.int64, "DT_BOOL": np.bool_}
+NP_DTYPES = {"DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_INT32": np.int32, "DT_INT64": np.int64, "DT_BOOL": np.bool_, "DT_STRING": object}
 
 
 class ServingError(Exception):
@@ -79,18 +83,47 @@ class _Endpoints:
 
         Returns frames (count, T, H, W, C), z_f_used and z_t_used.
         """
+        return self.predict(self._generate_inputs("generate", count, seed, z_f, z_t), "generate")
+
+    def swap_images(self, clip_a: list[bytes], clip_b: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+        """``swap`` on encoded clips (PNG film strips or GIFs) -> two lists of PNG film strips."""
+        out = self.predict({"clip_a_bytes": _strings(clip_a), "clip_b_bytes": _strings(clip_b)}, "swap_images")
+        return list(out["a_with_b_appearance_bytes"]), list(out["b_with_a_appearance_bytes"])
+
+    def encode_images(self, frames: list[bytes]) -> dict[str, np.ndarray]:
+        """``encode`` on encoded clips (PNG film strips or GIFs)."""
+        return self.predict({"frames_bytes": _strings(frames)}, "encode_images")
+
+    def decode_images(self, z_f: Any, z_t: Any) -> list[bytes]:
+        """``decode`` -> one PNG film strip per row."""
+        return list(self.predict({"z_f": z_f, "z_t": z_t}, "decode_images")["frames_bytes"])
+
+    def generate_images(self, count: int = 1, seed: int = 0, z_f: Any = None, z_t: Any = None) -> dict[str, Any]:
+        """``generate`` with the clips as PNG film strips: frames_bytes (a list), z_f_used, z_t_used."""
+        out = self.predict(self._generate_inputs("generate_images", count, seed, z_f, z_t), "generate_images")
+        return {**out, "frames_bytes": list(out["frames_bytes"])}
+
+    def _generate_inputs(self, signature: str, count: int, seed: int, z_f: Any, z_t: Any) -> dict[str, np.ndarray]:
         if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
             raise ValueError(f"count must be a positive integer, got {count!r}")
-        sizes = self._sizes("generate")
+        sizes = self._sizes(signature)
         f_shape, t_shape = tuple(sizes["z_f"][1:]), tuple(sizes["z_t"][1:])
-        inputs = {
+        return {
             "seed": np.arange(seed, seed + count, dtype=np.int32),
             "z_f": _rows(z_f, count, f_shape),
             "z_t": _rows(z_t, count, t_shape),
             "fix_z_f": np.full(count, z_f is not None),
             "fix_z_t": np.full(count, z_t is not None),
         }
-        return self.predict(inputs, "generate")
+
+
+def _strings(values: Any) -> np.ndarray:
+    """Byte strings as a 1-D object array (numpy's ``S`` dtype would drop the trailing zero bytes of a file)."""
+    if isinstance(values, (bytes, bytearray, str)):
+        raise ValueError("expected a list of encoded clips (bytes), one per clip, not a single value")
+    out = np.empty(len(values), dtype=object)
+    out[:] = [bytes(value) for value in values]
+    return out
 
 
 def _rows(value: Any, count: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -98,6 +131,22 @@ def _rows(value: Any, count: int, shape: tuple[int, ...]) -> np.ndarray:
         return np.zeros((count, *shape), np.float32)
     array = np.asarray(value, np.float32)
     return np.broadcast_to(array, (count, *shape)) if array.shape == shape else array
+
+
+def _wire(value: np.ndarray) -> Any:
+    """A tensor as JSON carries it: byte strings as TF Serving's ``{"b64": ...}`` objects."""
+    if value.dtype == object:
+        return [{"b64": base64.b64encode(item).decode("ascii")} for item in value]
+    return value
+
+
+def _unwire(value: Any, dtype: Any) -> np.ndarray:
+    """A JSON tensor of the signature's dtype as an array (``{"b64": ...}`` elements -> bytes)."""
+    if dtype is object:
+        out = np.empty(len(value), dtype=object)
+        out[:] = [base64.b64decode(item["b64"]) for item in value]
+        return out
+    return np.asarray(value, dtype)
 
 
 def _json_bytes(body: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> bytes:
@@ -188,25 +237,27 @@ class RestClient(_Endpoints):
     ) -> dict[str, np.ndarray]:
         """POST :predict with ``inputs`` (name -> array-like); output name -> array of the signature's dtype."""
         fmt = fmt or self.fmt
-        arrays = {name: np.ascontiguousarray(value) for name, value in inputs.items()}
+        arrays = {
+            name: value if isinstance(value, np.ndarray) and value.dtype == object else np.ascontiguousarray(value)
+            for name, value in inputs.items()
+        }
+        wired = {name: _wire(value) for name, value in arrays.items()}
         if fmt == "columnar":
-            body: dict[str, Any] = {"signature_name": signature_name, "inputs": arrays}
+            body: dict[str, Any] = {"signature_name": signature_name, "inputs": wired}
         else:
             rows = len(next(iter(arrays.values())))
-            body = {"signature_name": signature_name, "instances": [{k: v[i] for k, v in arrays.items()} for i in range(rows)]}
+            body = {"signature_name": signature_name, "instances": [{k: v[i] for k, v in wired.items()} for i in range(rows)]}
         payload = self._request("POST", self.model_url + ":predict", _json_bytes(body, arrays))
         outputs = self.signature_defs()[signature_name]["outputs"]
         if fmt == "columnar":
             values = payload["outputs"] if isinstance(payload.get("outputs"), dict) else {next(iter(outputs)): payload["outputs"]}
         else:
             predictions = payload["predictions"]
-            if predictions and isinstance(predictions[0], dict):
+            if predictions and isinstance(predictions[0], dict) and set(predictions[0]) <= set(outputs):  # not {"b64"}
                 values = {name: [row[name] for row in predictions] for name in predictions[0]}
             else:
                 values = {next(iter(outputs)): predictions}
-        return {
-            name: np.asarray(value, NP_DTYPES.get(outputs.get(name, {}).get("dtype"), None)) for name, value in values.items()
-        }
+        return {name: _unwire(value, NP_DTYPES.get(outputs.get(name, {}).get("dtype"))) for name, value in values.items()}
 
     def close(self) -> None:
         self._http.close()

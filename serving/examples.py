@@ -6,7 +6,9 @@ ready-made TF Serving predict bodies built from the export's sample GIFs (random
 * ``swap.json`` (columnar) and ``swap_rows.json`` (row format): sample 0 with sample 1;
 * ``encode.json``: samples 0 and 1;
 * ``decode.json``: two latent pairs drawn from N(0, I) (seed 0);
-* ``generate.json``: seeds 7 and 8, nothing fixed.
+* ``generate.json``: seeds 7 and 8, nothing fixed;
+* ``swap_images.json``: the image form of ``swap.json``, the two GIFs as ``{"b64": ...}`` (a few kB,
+  not megabytes), answered with two PNG film strips.
 
 Then ``curl -d @REQ_DIR/swap.json http://127.0.0.1:8501/v1/models/NAME:predict`` works against TF Serving and
 the embedded server alike.
@@ -14,6 +16,7 @@ the embedded server alike.
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from pathlib import Path
@@ -37,6 +40,18 @@ def clips(export_dir: Path, meta: dict[str, Any]) -> np.ndarray:
     return np.random.default_rng(0).random(shape, dtype=np.float32)
 
 
+def encoded(export_dir: Path, meta: dict[str, Any], pixels: np.ndarray) -> list[str]:
+    """The two clips as base64 text: the sample GIFs' bytes when they exist, else PNG film strips of ``pixels``."""
+    from serving.clip_images import film_strip_png
+
+    samples = [export_dir / s["file"] for s in meta.get("samples", [])[:2]]
+    if len(samples) == 2 and all(path.is_file() for path in samples):
+        data = [path.read_bytes() for path in samples]
+    else:
+        data = [film_strip_png(clip) for clip in np.clip(np.rint(pixels * meta["pixel_scale"]), 0, 255).astype(np.uint8)]
+    return [base64.b64encode(item).decode("ascii") for item in data]
+
+
 def bodies(export_dir: Path) -> dict[str, dict[str, Any]]:
     """File name -> predict request body."""
     from serving.onnx_runtime import ExportError, load_metadata
@@ -45,7 +60,9 @@ def bodies(export_dir: Path) -> dict[str, dict[str, Any]]:
         meta = load_metadata(export_dir)
     except ExportError as exc:
         raise UsageError(str(exc)) from None
-    a, b = clips(export_dir, meta).astype(np.float32).tolist()
+    pixels = clips(export_dir, meta).astype(np.float32)
+    a, b = pixels.tolist()
+    a_image, b_image = encoded(export_dir, meta, pixels)
     f_dim, z_dim, frames = meta["latents"]["f_dim"], meta["latents"]["z_dim"], meta["frames"]
     rng = np.random.default_rng(0)
     return {
@@ -68,6 +85,10 @@ def bodies(export_dir: Path) -> dict[str, dict[str, Any]]:
                 "fix_z_f": [False, False],
                 "fix_z_t": [False, False],
             },
+        },
+        "swap_images.json": {
+            "signature_name": "swap_images",
+            "inputs": {"clip_a_bytes": [{"b64": a_image}], "clip_b_bytes": [{"b64": b_image}]},
         },
     }
 

@@ -1,4 +1,4 @@
-"""Run an s3vae export with onnxruntime: numpy in, numpy out, no TensorFlow (Pillow only for GIFs).
+"""Run an s3vae export with onnxruntime: numpy in, numpy out, no TensorFlow (Pillow for images).
 
 ::
 
@@ -10,12 +10,15 @@
     a_with_b, b_with_a = model.swap(a[None], b[None])
     latents = model.encode(a[None])               # f_mean, f_logvar, z_mean, z_logvar
     clips = model.generate(count=4, seed=7)["frames"]
+    pngs = model.run("swap_images", {"clip_a_bytes": [gif_a], "clip_b_bytes": [gif_b]})   # PNG film strips
 
-Inputs are checked against the signatures in ``metadata.json`` before they reach onnxruntime (names,
+The image signatures (``*_images``: clips as PNG film strips or GIFs in ``*_bytes`` string tensors) run the
+float ONNX model between Pillow's decoding and encoding (:mod:`serving.clip_images`), with the same pixels as
+the SavedModel's own image graph. Inputs are checked against the signatures in ``metadata.json`` before they reach onnxruntime (names,
 dtype, shape, one batch size for all inputs, finite values, value range), and a bad one raises
 :class:`InputError` with a one-line message naming the input. :func:`check_inputs` does the same for any
-caller (the REST server uses it). This module imports only the standard library, numpy and onnxruntime,
-so other applications can copy it as a single file.
+caller (the REST server uses it). This module imports only the standard library, numpy, onnxruntime and
+:mod:`serving.clip_images` (numpy and Pillow), so other applications can copy the two files.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import onnxruntime as ort
+
+from serving import clip_images
 
 SCHEMA = "s3vae-export/1"
 METADATA = "metadata.json"
@@ -65,8 +70,27 @@ def _shape_text(shape: Sequence[int]) -> str:
     return "(" + ", ".join("batch" if d == -1 else str(d) for d in shape) + ")"
 
 
+def _as_strings(name: str, value: Any) -> np.ndarray:
+    """``value`` (a sequence of bytes) as a 1-D object array of bytes (numpy's fixed-width ``S`` arrays
+    would drop trailing zero bytes, which image files may end with)."""
+    if isinstance(value, (bytes, bytearray, str)):
+        raise InputError(f"{name}: expected a sequence of byte strings (one per clip), got a single {type(value).__name__}")
+    array = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
+    if array.dtype.kind not in "OS" or array.ndim != 1:
+        raise InputError(f"{name}: expected a sequence of byte strings (one per clip), got {array.dtype} {array.shape}")
+    items = list(value) if array.dtype.kind == "O" else [bytes(item) for item in value]
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        if not isinstance(item, (bytes, bytearray)) or not item:
+            raise InputError(f"{name}[{i}]: expected non-empty bytes, got {type(item).__name__}")
+        out[i] = bytes(item)
+    return out
+
+
 def _as_array(name: str, value: Any, spec: Mapping[str, Any]) -> np.ndarray:
     """``value`` as an array of the spec's dtype; lossless conversions only (e.g. float64 -> float32)."""
+    if spec["dtype"] == "string":
+        return _as_strings(name, value)
     dtype = np.dtype(spec["dtype"])
     try:
         array = np.asarray(value)
@@ -207,10 +231,41 @@ class OnnxModel:
         """Validate ``inputs`` against ``signature`` and run it: output name -> array."""
         if signature not in self.signatures:
             raise InputError(f"unknown signature {signature!r}; choose one of {', '.join(self.signatures)}")
-        feeds = check_inputs(self.signatures[signature], inputs, signature)
-        session = self.session(signature)
-        names = [o.name for o in session.get_outputs()]
-        return dict(zip(names, session.run(names, feeds)))
+        return self.run_checked(signature, check_inputs(self.signatures[signature], inputs, signature))
+
+    def run_checked(self, signature: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run inputs that :func:`check_inputs` returned; image signatures decode and encode around the float model."""
+        base = self.signatures[signature].get("images_of")
+        if base is None:
+            session = self.session(signature)
+            names = [o.name for o in session.get_outputs()]
+            return dict(zip(names, session.run(names, dict(feeds))))
+        specs = self.signatures[signature]
+        float_feeds = {
+            _float_name(name): self.decode_clips(value, f"{signature}: {name}") if "image" in specs["inputs"][name] else value
+            for name, value in feeds.items()
+        }
+        outputs = self.run_checked(base, float_feeds)
+        return {
+            name: self.encode_clips(outputs[_float_name(name)]) if "image" in spec else outputs[name]
+            for name, spec in specs["outputs"].items()
+        }
+
+    def decode_clips(self, encoded: Sequence[bytes], label: str = "clip") -> np.ndarray:
+        """Encoded clips (PNG film strips or GIFs) -> float32 (B, T, H, W, C) frames = uint8 / pixel_scale."""
+        frames, size, _, channels = self.clip_shape
+        try:
+            pixels = clip_images.decode_batch(encoded, frames, size, channels, label)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        return pixels.astype(np.float32) / np.float32(self.pixel_scale)
+
+    def encode_clips(self, clips: np.ndarray) -> np.ndarray:
+        """float (B, T, H, W, C) frames -> (B,) object array of PNG film strips."""
+        pixels = np.clip(np.rint(clips * np.float32(self.pixel_scale)), 0, 255).astype(np.uint8)
+        out = np.empty(len(pixels), dtype=object)
+        out[:] = [clip_images.film_strip_png(clip) for clip in pixels]
+        return out
 
     def encode(self, frames: Any) -> dict[str, np.ndarray]:
         """Clips (B, T, H, W, C) in [0, 1] -> f_mean, f_logvar (B, F), z_mean, z_logvar (B, T, Z)."""
@@ -246,6 +301,11 @@ class OnnxModel:
             "fix_z_t": np.full(count, z_t is not None),
         }
         return self.run("generate", inputs)
+
+
+def _float_name(name: str) -> str:
+    """The float signature's tensor behind an image signature's tensor (``clip_a_bytes`` -> ``clip_a``)."""
+    return name[: -len("_bytes")] if name.endswith("_bytes") else name
 
 
 def _rows(name: str, value: Any, count: int, shape: tuple[int, ...]) -> Any:

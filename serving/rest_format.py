@@ -8,6 +8,9 @@ The formats follow TF Serving's documented REST API (``/v1/models/NAME[...]:pred
 * columnar format: ``{"signature_name": S, "inputs": {input: tensor}}`` (or the bare tensor for a
   one-input signature) -> ``{"outputs": {output: tensor}}`` (or the bare tensor for one output).
 
+String tensors (the image signatures' ``*_bytes`` clips) travel as TF Serving writes binary strings: each
+element ``{"b64": "<base64>"}``, in requests and responses.
+
 JSON numbers become the signature's dtype: integers are accepted for float inputs, floats are refused
 for integer inputs, only ``true``/``false`` for booleans. NaN/Infinity tokens parse (as in TF Serving)
 and are then refused by the input check.
@@ -19,6 +22,8 @@ which also reads the NaN/Infinity tokens TF Serving accepts.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any, Mapping
 
@@ -29,7 +34,14 @@ from serving.status import RequestError, invalid_argument
 
 DEFAULT_SIGNATURE = "serving_default"
 PREDICT_METHOD = "tensorflow/serving/predict"
-TF_DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "int32": "DT_INT32", "int64": "DT_INT64", "bool": "DT_BOOL"}
+TF_DTYPES = {
+    "float32": "DT_FLOAT",
+    "float64": "DT_DOUBLE",
+    "int32": "DT_INT32",
+    "int64": "DT_INT64",
+    "bool": "DT_BOOL",
+    "string": "DT_STRING",
+}
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -65,6 +77,8 @@ def signature_name(request: Mapping[str, Any]) -> str:
 
 def to_array(name: str, value: Any, spec: Mapping[str, Any]) -> np.ndarray:
     """One JSON tensor as an array of the spec's dtype (shape, range and finiteness are checked later)."""
+    if spec["dtype"] == "string":
+        return _binary_strings(name, value)
     if isinstance(value, (dict, str)) or _has_object(value):
         raise invalid_argument(f"{name}: expected a (nested) list of numbers, got {_kind(value)}")
     ragged = f"{name}: the nested lists are ragged (rows of different lengths) or hold nulls or integers too large for 64 bits"
@@ -92,6 +106,22 @@ def to_array(name: str, value: Any, spec: Mapping[str, Any]) -> np.ndarray:
             raise invalid_argument(f"{name}: expected booleans (true/false), got {_kind(value)}")
         return array
     raise invalid_argument(f"{name}: unsupported dtype {dtype}")
+
+
+def _binary_strings(name: str, value: Any) -> np.ndarray:
+    """A JSON list of ``{"b64": ...}`` as a 1-D object array of bytes."""
+    expected = f'{name}: expected a list of {{"b64": "<base64>"}} objects, one per clip'
+    if not isinstance(value, list):
+        raise invalid_argument(f"{expected}, got {_kind(value)}")
+    out = np.empty(len(value), dtype=object)
+    for i, item in enumerate(value):
+        if not (isinstance(item, dict) and list(item) == ["b64"] and isinstance(item["b64"], str)):
+            raise invalid_argument(f"{expected}; element {i} is {_kind(item)}")
+        try:
+            out[i] = base64.b64decode(item["b64"], validate=True)
+        except (binascii.Error, ValueError):
+            raise invalid_argument(f"{name}[{i}]: b64 is not base64 text") from None
+    return out
 
 
 def _has_object(value: Any) -> bool:
@@ -149,13 +179,20 @@ def _named_array(name: str, value: Any, specs: Mapping[str, Any]) -> np.ndarray:
 
 def predict_response(outputs: Mapping[str, np.ndarray], fmt: str) -> dict[str, Any]:
     """The JSON object TF Serving answers a predict request with, in the request's format."""
-    columns = {name: np.ascontiguousarray(outputs[name]) for name in sorted(outputs)}
+    columns = {name: _json_tensor(outputs[name]) for name in sorted(outputs)}
     if fmt == "columnar":
         return {"outputs": next(iter(columns.values())) if len(columns) == 1 else columns}
     if len(columns) == 1:
         return {"predictions": next(iter(columns.values()))}
     rows = len(next(iter(columns.values())))
     return {"predictions": [{name: value[i] for name, value in columns.items()} for i in range(rows)]}
+
+
+def _json_tensor(value: np.ndarray) -> Any:
+    """An output as JSON writes it: numeric arrays as they are, strings (bytes) as ``[{"b64": ...}]``."""
+    if value.dtype.kind in "OS":
+        return [{"b64": base64.b64encode(item).decode("ascii")} for item in value.reshape(-1)]
+    return np.ascontiguousarray(value)
 
 
 def dumps(value: Any) -> bytes:

@@ -14,7 +14,7 @@ from tests.export.runners import metadata
 REQUIRED = (
     "schema", "name", "version", "dataset", "variant", "frames", "frame_size", "channels", "pixel_scale", "value_range",
     "latents", "labels", "model", "config", "signatures", "default_signature", "formats", "paths", "samples",
-    "checkpoint", "files",
+    "checkpoint", "files", "images",
 )
 
 
@@ -43,7 +43,7 @@ def test_every_file_has_its_checksum(tiny_export_dir):
 
 def test_signature_contract(tiny_export_dir):
     signatures = metadata(tiny_export_dir)["signatures"]
-    assert list(signatures) == ["encode", "decode", "swap", "generate"]
+    assert list(signatures) == ["encode", "decode", "swap", "generate", "encode_images", "decode_images", "swap_images", "generate_images"]
     assert list(signatures["encode"]["inputs"]) == ["frames"]
     assert sorted(signatures["encode"]["outputs"]) == ["f_logvar", "f_mean", "z_logvar", "z_mean"]
     assert signatures["encode"]["outputs"]["z_mean"]["shape"] == [-1, 8, TINY_MODEL["z_dim"]]
@@ -56,6 +56,25 @@ def test_signature_contract(tiny_export_dir):
     }
     assert generate["inputs"]["seed"]["range"] == [0, 2**31 - 2]
     assert signatures["swap"]["inputs"]["clip_a"] == {"dtype": "float32", "shape": [-1, 8, 64, 64, 3], "range": [0.0, 1.0]}
+
+
+def test_image_signatures_are_described(tiny_export_dir):
+    meta = metadata(tiny_export_dir)
+    signatures = meta["signatures"]
+    clip = {"dtype": "string", "shape": [-1], "range": None, "image": "clip"}
+    swap = signatures["swap_images"]
+    assert swap["images_of"] == "swap" and swap["inputs"] == {"clip_a_bytes": clip, "clip_b_bytes": clip}
+    assert swap["outputs"] == {"a_with_b_appearance_bytes": clip, "b_with_a_appearance_bytes": clip}
+    assert list(signatures["encode_images"]["inputs"]) == ["frames_bytes"]
+    assert signatures["encode_images"]["outputs"] == signatures["encode"]["outputs"]  # latents stay float tensors
+    assert signatures["decode_images"]["inputs"] == signatures["decode"]["inputs"]
+    generate = signatures["generate_images"]
+    assert generate["inputs"] == signatures["generate"]["inputs"]
+    assert generate["outputs"] == {"frames_bytes": clip, "z_f_used": signatures["generate"]["outputs"]["z_f_used"],
+                                   "z_t_used": signatures["generate"]["outputs"]["z_t_used"]}
+    assert meta["images"]["film_strip"] == {"height": 64, "width": 512, "mode": "RGB", "layout": "the T frames left to right, 8-bit"}
+    assert meta["images"]["pixel_scale"] == 256.0
+    assert sorted(meta["paths"]["onnx"]) == ["decode", "encode", "generate", "swap"]  # no image decoders in ONNX
 
 
 def test_samples_are_real_test_clips_that_decode_exactly(tiny_export_dir, sprite_data_dir):

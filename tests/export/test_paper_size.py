@@ -30,7 +30,7 @@ def test_swap_parity_at_paper_size(tmp_path, real_clips):
     unrolled = S3VAE(model={"unroll": True}, labels=SPRITE_LABELS, name="s3vae")
     unrolled.build()
     unrolled.set_weights(trained.get_weights())
-    function = ExportModule(unrolled).function("swap")
+    function = ExportModule(unrolled, pixel_scale=256.0).function("swap")
     feeds = {"clip_a": real_clips[:2], "clip_b": real_clips[2:4]}
     a_with_b, b_with_a = trained.swap(feeds["clip_a"], feeds["clip_b"])
     reference = {"a_with_b_appearance": np.asarray(a_with_b), "b_with_a_appearance": np.asarray(b_with_a)}

@@ -102,6 +102,10 @@ def test_grpc_client_against_the_embedded_grpc_endpoint(onnx_backend, sample_cli
                 client.decode(latents["f_mean"], latents["z_mean"]), reference_model.decode(latents["f_mean"], latents["z_mean"])
             )
             np.testing.assert_array_equal(client.generate(2, seed=5)["frames"], reference_model.generate(2, seed=5)["frames"])
+            gifs = [(onnx_backend.export_dir / s["file"]).read_bytes() for s in reference_model.metadata["samples"]]
+            strips = client.swap_images(gifs[:2], gifs[2:])  # DT_STRING tensors both ways
+            wanted = reference_model.run("swap_images", {"clip_a_bytes": gifs[:2], "clip_b_bytes": gifs[2:]})
+            assert strips == (list(wanted["a_with_b_appearance_bytes"]), list(wanted["b_with_a_appearance_bytes"]))
             with pytest.raises(ServingError) as info:
                 client.encode(np.concatenate([sample_clips, sample_clips]))
             assert info.value.status == "INVALID_ARGUMENT" and "exceeds this server's limit of 4" in info.value.message

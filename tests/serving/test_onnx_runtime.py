@@ -123,7 +123,12 @@ def test_generate_count_seed_and_fixed_latents(model):
         ("generate", {"seed": [2**31 - 1], "z_f": np.zeros((1, 8)), "z_t": np.zeros((1, 8, 4)), "fix_z_f": [False], "fix_z_t": [False]}, "generate: seed: values must lie in [0, 2147483646], got [2147483647, 2147483647]"),
         ("generate", {"seed": [2**40], "z_f": np.zeros((1, 8)), "z_t": np.zeros((1, 8, 4)), "fix_z_f": [False], "fix_z_t": [False]}, "generate: seed: values must fit int32"),
         ("generate", {"seed": [1], "z_f": np.zeros((1, 8)), "z_t": np.zeros((1, 8, 4)), "fix_z_f": [0], "fix_z_t": [False]}, "generate: fix_z_f: expected booleans (true/false), got int64"),
-        ("transform", {}, "unknown signature 'transform'; choose one of encode, decode, swap, generate"),
+        (
+            "transform",
+            {},
+            "unknown signature 'transform'; choose one of encode, decode, swap, generate, "
+            "encode_images, decode_images, swap_images, generate_images",
+        ),
     ],
 )
 def test_bad_inputs_are_rejected_with_one_clear_line(model, signature, inputs, message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 
@@ -9,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
+from serving.clip_images import read_film_strip
 from tests.serving.servers import ProcessServer, get_json, post_json
 
 
@@ -74,7 +76,8 @@ def test_metadata_is_the_savedmodels_signature_defs(onnx_server, savedmodel_serv
     assert get_json(f"{savedmodel_server.url}/v1/models/s3vae/versions/1/metadata") == (200, onnx_meta)
     assert onnx_meta["model_spec"] == {"name": "s3vae", "signature_name": "", "version": "1"}
     defs = onnx_meta["metadata"]["signature_def"]["signature_def"]
-    assert set(defs) == {"serving_default", "encode", "decode", "swap", "generate", "__saved_model_init_op"}
+    floats = {"encode", "decode", "swap", "generate"}
+    assert set(defs) == {"serving_default", *floats, *(f"{name}_images" for name in floats), "__saved_model_init_op"}
     swap = defs["serving_default"]
     assert swap["method_name"] == "tensorflow/serving/predict"
     assert sorted(swap["outputs"]) == ["a_with_b_appearance", "b_with_a_appearance"]
@@ -82,6 +85,8 @@ def test_metadata_is_the_savedmodels_signature_defs(onnx_server, savedmodel_serv
     assert (
         defs["generate"]["inputs"]["seed"]["dtype"] == "DT_INT32" and defs["generate"]["inputs"]["fix_z_f"]["dtype"] == "DT_BOOL"
     )
+    clip_a = defs["swap_images"]["inputs"]["clip_a_bytes"]
+    assert clip_a["dtype"] == "DT_STRING" and [d["size"] for d in clip_a["tensor_shape"]["dim"]] == ["-1"]
 
 
 @pytest.mark.parametrize("signature", ["encode", "decode", "swap", "generate"])
@@ -210,7 +215,7 @@ def test_example_requests_for_curl(tmp_path, tiny_export_dir, onnx_server, refer
 
     assert main(["--export-dir", str(tiny_export_dir), "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["decode.json", "encode.json", "generate.json", "swap.json", "swap_rows.json"]
+    assert names == ["decode.json", "encode.json", "generate.json", "swap.json", "swap_images.json", "swap_rows.json"]
     answers = {name: post_json(f"{onnx_server.url}/v1/models/s3vae:predict", (tmp_path / name).read_bytes()) for name in names}
     assert all(status == 200 for status, _ in answers.values()), answers
     expected = reference_model.swap(sample_clips[:1], sample_clips[1:2])[0][0]
@@ -219,3 +224,6 @@ def test_example_requests_for_curl(tmp_path, tiny_export_dir, onnx_server, refer
         np.asarray(answers["swap_rows.json"][1]["predictions"][0]["a_with_b_appearance"], np.float32), expected
     )
     assert np.asarray(answers["generate.json"][1]["outputs"]["frames"]).shape == (2, 8, 64, 64, 3)
+    (strip,) = answers["swap_images.json"][1]["outputs"]["a_with_b_appearance_bytes"]
+    pixels = read_film_strip(base64.b64decode(strip["b64"]))
+    np.testing.assert_array_equal(pixels, np.clip(np.rint(expected * 256.0), 0, 255).astype(np.uint8))
