@@ -5,7 +5,7 @@
     GET  /v1/models/NAME[/versions/V]            model status (GetModelStatusResponse)
     GET  /v1/models/NAME[/versions/V]/metadata   signature defs (GetModelMetadataResponse)
     POST /v1/models/NAME[/versions/V]:predict    {"signature_name", "instances" | "inputs"}
-    GET  /                                       the swap page (:mod:`serving.web`)
+    GET  /                                       the web page: swap, generate (:mod:`serving.web`)
 
 Paths are matched with TF Serving's own patterns (case-insensitive ``/v1/...``; ``/labels/L`` is parsed and
 answered NOT_FOUND, the embedded server has no version labels). Every error is ``{"error": "..."}`` with

@@ -1,4 +1,4 @@
-"""``python -m serving --export-dir DIR``: serve an export over TF Serving's REST API (and the swap page).
+"""``python -m serving --export-dir DIR``: serve an export over TF Serving's REST API (and the web page).
 
 The socket is bound before the model loads, so a busy port fails in a second with one line; the first
 line on stdout is ``serving NAME version V (BACKEND) on http://HOST:PORT`` (with the real port when
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = Limits()
     parser = cli.ArgumentParser(
         prog="serving",
-        description="python -m serving: serve an export directory over TF Serving's REST API, with a swap page at /.",
+        description="python -m serving: serve an export directory over TF Serving's REST API, with a web page (swap, generate) at /.",
     )
     parser.add_argument("--export-dir", required=True, type=Path, metavar="DIR", help="a directory written by python -m export")
     parser.add_argument("--backend", choices=BACKENDS, default="onnx", help="onnx (default; no TensorFlow) or savedmodel")

@@ -1,4 +1,4 @@
-"""Clips <-> animated GIFs for the web page: uploads checked and fitted to the model, results encoded.
+"""Uploaded GIFs for the web page: checked and fitted to the model's clip.
 
 An upload must be a GIF of at most :data:`MAX_SIDE` pixels a side and :data:`MAX_FRAMES` frames (checked from
 the header, before any frame is decoded). It is fitted to the model's clip: the first T frames (a shorter
@@ -12,12 +12,10 @@ import io
 
 import numpy as np
 
-from s3vae_tf.grids import exact_gif_bytes
 from serving.status import invalid_argument
 
 MAX_SIDE = 1024
 MAX_FRAMES = 512
-FRAME_MS = 150
 
 
 def decode_upload(data: bytes, frames: int, size: int, channels: int, label: str = "upload") -> tuple[np.ndarray, list[str]]:
@@ -63,21 +61,3 @@ def _fit(frame: np.ndarray, size: int) -> np.ndarray:
     top, left = (height - side) // 2, (width - side) // 2
     square = Image.fromarray(frame[top : top + side, left : left + side])
     return np.asarray(square.resize((size, size), Image.Resampling.LANCZOS if side > size else Image.Resampling.NEAREST))
-
-
-def to_pixels(frames: np.ndarray, pixel_scale: float) -> np.ndarray:
-    """Model frames in [0, 1] -> uint8 pixels (the inverse of uint8 / pixel_scale, clipped)."""
-    return np.clip(np.rint(np.asarray(frames) * pixel_scale), 0, 255).astype(np.uint8)
-
-
-def encode_clip(clip: np.ndarray, frame_ms: int = FRAME_MS) -> bytes:
-    """uint8 (T, H, W, C) -> a looping GIF with one palette for the whole clip and exactly T frames."""
-    from PIL import Image
-
-    clip = np.asarray(clip, np.uint8)
-    if clip.shape[-1] == 1:
-        clip = np.repeat(clip, 3, axis=-1)
-    mosaic = Image.fromarray(clip.reshape(-1, clip.shape[2], 3))
-    palette = mosaic.quantize(256, dither=Image.Dither.NONE)
-    frames = [Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE) for frame in clip]
-    return exact_gif_bytes(frames, frame_ms)
