@@ -1,24 +1,32 @@
-"""Load on the embedded server: N concurrent clients send a fixed number of swap requests over loopback.
+"""Serving overhead: the backend's own batch-1 swaps/s in-process vs served over loopback, float JSON and images.
 
-Starts ``python -m serving`` in its own process (so its memory is measured alone), warms it up, then runs
-``--rounds`` rounds of ``--requests`` batch-1 swap requests (TF Serving's columnar JSON, the body built
-once per client) from ``--clients`` threads, each with its own keep-alive connection. Per round: throughput,
-latency p50/p90/p99/max (request sent -> response parsed), the error count (anything but a correct 200;
-must be 0, else the script exits 1), and the server's resident memory after it. Memory growth from the
-first round to the last shows whether requests leak; the first round may still grow allocator pools.
+In one run, in alternating rounds on the same export:
 
-    python benchmarks/serve_load.py                        # fresh paper-size model, exported (onnx) to a temp dir
-    python benchmarks/serve_load.py --export-dir DIR       # an existing export instead
-    nice -n 10 python benchmarks/serve_load.py --clients 8 --requests 400
+* **in-process**: the serving backend (``serving.backends.load``, the server's thread settings) called directly
+  by ``--concurrency`` threads, as the server's workers call it: ``swap`` (float arrays) and ``swap_images``
+  (two PNG film strips in, two out; Pillow decoding and encoding included).
+* **served**: ``python -m serving`` in its own process (so its memory is measured alone), 1, 4 and 16 client
+  threads with keep-alive connections sending batch-1 swaps: TF Serving's columnar JSON with float clips
+  (``swap``, ~2.2 MB each way for Sprites) and the image form (``swap_images``, clips as ``{"b64": ...}``).
+
+Per phase: throughput, latency p50/p99 (request sent -> response checked), errors (anything but a correct 200;
+the script exits 1 if any) and the server's resident memory. The JSON also gives served / in-process per form.
+
+    python benchmarks/serve_load.py --data-dir /tmp/s3data          # fresh paper-size model, real Sprites clips
+    python benchmarks/serve_load.py --export-dir exports/sprite    # an existing export and its sample clips
 
 Without ``--export-dir`` the weights are a freshly initialised paper-size model (speed does not depend on the
-weights) and the clips uniform random in [0, 1). JSON goes to benchmarks/results/serve_load.json.
+weights). Clips: the export's samples, else two real Sprites test clips from ``--data-dir``, else uniform
+random ones (incompressible, so the image form is then larger than it is for real clips). JSON goes to
+benchmarks/results/serve_load.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
+import http.client
 import json
 import os
 import platform
@@ -27,12 +35,16 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
+CLIENTS = (1, 4, 16)
+PNG_MAGIC = b"\x89PNG"
 
 
 def paper_export(tmp: Path) -> Path:
@@ -95,36 +107,53 @@ class Server:
         self.process.wait(30)
 
 
-def run_round(url: str, body: bytes, shape: list[int], clients: int, requests: int) -> dict:
-    """``requests`` swap calls from ``clients`` threads; latency of each, and every failure counted."""
-    import httpx
-    import orjson
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+
+def latency(ms: list[float]) -> dict:
+    values = np.array(ms)
+    if not len(values):
+        return {}
+    return {"p50": round(float(np.percentile(values, 50)), 1), "p99": round(float(np.percentile(values, 99)), 1)}
+
+
+def served_round(url: str, body: bytes, check: Callable[[bytes], bool], clients: int, requests: int) -> dict:
+    """``requests`` predict calls from ``clients`` threads; latency of each, and every failure counted.
+
+    The clients use the standard library's keep-alive ``http.client``: it costs the shared cores far less per
+    request than httpx, so the numbers measure the server rather than the load generator.
+    """
+    address = urllib.parse.urlsplit(url)
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
     issued = [0]
 
     def worker():
-        with httpx.Client(timeout=120) as http:
-            while True:
-                with lock:
-                    if issued[0] >= requests:
-                        return
-                    issued[0] += 1
-                started = time.perf_counter()
-                try:
-                    response = http.post(
-                        f"{url}/v1/models/s3vae:predict", content=body, headers={"Content-Type": "application/json"}
-                    )
-                    out = orjson.loads(response.content)
-                    ok = response.status_code == 200 and _shape(out["outputs"]["a_with_b_appearance"]) == shape
-                    failure = None if ok else f"{response.status_code}: {str(out)[:200]}"
-                except Exception as exc:  # noqa: BLE001  (every failure counts as an error)
-                    failure = f"{exc.__class__.__name__}: {exc}"
-                elapsed = time.perf_counter() - started
-                with lock:
-                    (errors.append(failure) if failure else latencies.append(elapsed))
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=300)
+        while True:
+            with lock:
+                if issued[0] >= requests:
+                    connection.close()
+                    return
+                issued[0] += 1
+            started = time.perf_counter()
+            try:
+                connection.request("POST", "/v1/models/s3vae:predict", body=body, headers={"Content-Type": "application/json"})
+                response = connection.getresponse()
+                content = response.read()
+                ok = response.status == 200 and check(content)
+                failure = None if ok else f"{response.status}: {content[:200]!r}"
+            except Exception as exc:  # noqa: BLE001  (every failure counts as an error)
+                failure = f"{exc.__class__.__name__}: {exc}"
+                connection.close()
+                connection = http.client.HTTPConnection(address.hostname, address.port, timeout=300)
+            elapsed = time.perf_counter() - started
+            with lock:
+                (errors.append(failure) if failure else latencies.append(elapsed * 1000))
 
     started = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(clients)]
@@ -133,76 +162,199 @@ def run_round(url: str, body: bytes, shape: list[int], clients: int, requests: i
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
-    ms = np.array(latencies) * 1000
     return {
+        "clients": clients,
         "requests": requests,
         "ok": len(latencies),
         "errors": len(errors),
         "first_errors": errors[:3],
         "seconds": round(wall, 2),
-        "requests_per_s": round(len(latencies) / wall, 2),
-        "latency_ms": {q: round(float(np.percentile(ms, p)), 1) for q, p in (("p50", 50), ("p90", 90), ("p99", 99))}
-        | {"max": round(float(ms.max()), 1)}
-        if len(ms)
-        else {},
+        "swaps_per_s": round(len(latencies) / wall, 2),
+        "latency_ms": latency(latencies),
     }
 
 
-def _shape(nested) -> list[int]:
-    shape = []
-    while isinstance(nested, list):
-        shape.append(len(nested))
-        nested = nested[0] if nested else None
-    return shape
+def in_process_round(backend, signature: str, feeds: dict, workers: int, calls: int) -> dict:
+    """``calls`` backend.predict calls from ``workers`` threads, as the server's workers make them."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    issued = [0]
+
+    def worker():
+        while True:
+            with lock:
+                if issued[0] >= calls:
+                    return
+                issued[0] += 1
+            started = time.perf_counter()
+            backend.predict(signature, feeds)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed * 1000)
+
+    started, cpu = time.perf_counter(), time.process_time()
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {
+        "workers": workers,
+        "calls": calls,
+        "seconds": round(wall, 2),
+        "swaps_per_s": round(calls / wall, 2),
+        "latency_ms": latency(latencies),
+        "cpu_ms_per_call": round((time.process_time() - cpu) * 1000 / calls, 1),
+    }
+
+
+def clips_for(export_dir: Path, meta: dict, data_dir: Path | None) -> tuple[np.ndarray, str]:
+    """Two uint8 clips (2, T, H, W, C): the export's samples, real Sprites test clips, or uniform random."""
+    from serving.onnx_runtime import read_gif
+
+    samples = [export_dir / s["file"] for s in meta.get("samples", [])[:2]]
+    if len(samples) == 2 and all(path.is_file() for path in samples):
+        return np.stack([read_gif(path) for path in samples]), "the export's sample clips 0 and 1"
+    if data_dir is not None and meta.get("dataset") == "sprite":
+        from s3vae_tf.config import DataConfig
+        from s3vae_tf.data import registry
+
+        test = registry.load("sprite", DataConfig(data_dir=str(data_dir)))["test"]["frames"]
+        return np.asarray(test[:2]), f"Sprites test clips 0 and 1 from {data_dir}"
+    shape = (2, meta["frames"], meta["frame_size"], meta["frame_size"], meta["channels"])
+    return np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8), "uniform random pixels"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--export-dir", type=Path, help="an export directory (default: a fresh paper-size model)")
+    parser.add_argument("--data-dir", type=Path, help="a prepared data root: real Sprites clips for a fresh model")
     parser.add_argument("--backend", choices=["onnx", "savedmodel"], default="onnx")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent client threads (default 4)")
-    parser.add_argument("--requests", type=int, default=200, help="swap requests per round (default 200)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds, memory read after each (default 2)")
-    parser.add_argument("--warmup", type=int, default=10, help="requests before the first measurement (default 10)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of every phase (default 2)")
+    parser.add_argument("--image-requests", type=int, default=400, help="image requests per client count per round (default 400)")
+    parser.add_argument("--float-requests", type=int, default=60, help="float requests per client count per round (default 60)")
+    parser.add_argument("--calls", type=int, default=200, help="in-process calls per signature per round (default 200)")
+    parser.add_argument("--warmup", type=int, default=10, help="requests of each form before measuring (default 10)")
     parser.add_argument("--concurrency", type=int, default=2, help="the server's --concurrency (default 2)")
     parser.add_argument("--threads", type=int, default=None, help="the server's --threads (default: its own default)")
     parser.add_argument("--out", type=Path, default=RESULTS / "serve_load.json")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.path.insert(0, str(REPO))
+    import orjson
 
+    from serving import backends, clip_images
+
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.concurrency)  # the server's default
     with tempfile.TemporaryDirectory(prefix="s3vae-serve-load-") as tmp:
         export_dir = args.export_dir
         if export_dir is None:
             print("exporting a fresh paper-size model (untrained weights)", flush=True)
             export_dir = paper_export(Path(tmp))
         meta = json.loads((export_dir / "metadata.json").read_text())
-        shape = [1, meta["frames"], meta["frame_size"], meta["frame_size"], meta["channels"]]
-        rng = np.random.default_rng(0)
-        clips = {k: rng.random(shape, dtype=np.float32) for k in ("clip_a", "clip_b")}
-        import orjson
+        pixels, clip_source = clips_for(export_dir, meta, args.data_dir)
+        floats = (pixels / np.float32(meta["pixel_scale"])).astype(np.float32)
+        strips = [clip_images.film_strip_png(clip) for clip in pixels]
+        float_feeds = {"clip_a": floats[:1], "clip_b": floats[1:]}
+        image_feeds = {"clip_a_bytes": strips[:1], "clip_b_bytes": strips[1:]}
+        bodies = {
+            "float": orjson.dumps({"signature_name": "swap", "inputs": float_feeds}, option=orjson.OPT_SERIALIZE_NUMPY),
+            "image": json.dumps(
+                {
+                    "signature_name": "swap_images",
+                    "inputs": {name: [{"b64": base64.b64encode(v[0]).decode()}] for name, v in image_feeds.items()},
+                }
+            ).encode(),
+        }
+        frame_shape = [1, *floats.shape[1:]]
+        response_bytes: dict[str, int] = {}
 
-        body = orjson.dumps({"signature_name": "swap", "inputs": clips}, option=orjson.OPT_SERIALIZE_NUMPY)
-        server = Server(export_dir, args.backend, args.concurrency, args.threads, queue=max(16, args.clients))
+        def check_float(content: bytes) -> bool:
+            response_bytes["float"] = len(content)
+            out = orjson.loads(content)["outputs"]
+            return _shape(out["a_with_b_appearance"]) == frame_shape and _shape(out["b_with_a_appearance"]) == frame_shape
+
+        def check_image(content: bytes) -> bool:
+            response_bytes["image"] = len(content)
+            out = orjson.loads(content)["outputs"]
+            return all(
+                len(out[name]) == 1 and base64.b64decode(out[name][0]["b64"]).startswith(PNG_MAGIC)
+                for name in ("a_with_b_appearance_bytes", "b_with_a_appearance_bytes")
+            )
+
+        checks = {"float": check_float, "image": check_image}
+        counts = {"float": args.float_requests, "image": args.image_requests}
+        signatures = {"float": ("swap", float_feeds), "image": ("swap_images", image_feeds)}
+
+        print(f"in-process backend ({args.backend}, {threads} thread(s) per call, {args.concurrency} workers)", flush=True)
+        backend = backends.load(args.backend, export_dir, threads=threads)
+        server = Server(export_dir, args.backend, args.concurrency, args.threads, queue=max(16, max(CLIENTS)))
+        rounds = []
         try:
             load_before = os.getloadavg()
             memory = {"after_start": rss_mb(server.process.pid)}
-            warm = run_round(server.url, body, shape, 1, args.warmup)
+            for form in ("float", "image"):
+                served_round(server.url, bodies[form], checks[form], 1, args.warmup)
+                in_process_round(backend, *signatures[form], args.concurrency, args.warmup)
             memory["after_warmup"] = rss_mb(server.process.pid)
-            rounds = []
             for i in range(args.rounds):
-                print(f"round {i + 1}: {args.requests} swap requests from {args.clients} clients", flush=True)
-                result = run_round(server.url, body, shape, args.clients, args.requests)
-                result["rss_mb_after"] = rss_mb(server.process.pid)
+                result: dict = {"round": i + 1, "in_process": {}, "served": {}}
+                for form in ("float", "image"):
+                    result["in_process"][form] = {}
+                    for workers in sorted({1, args.concurrency}):
+                        measured = in_process_round(backend, *signatures[form], workers, args.calls)
+                        result["in_process"][form][str(workers)] = measured
+                        print(f"round {i + 1} in-process {form} x{workers}: {json.dumps(measured)}", flush=True)
+                    result["served"][form] = []
+                    for clients in CLIENTS:
+                        server_cpu, client_cpu = cpu_seconds(server.process.pid), time.process_time()
+                        served = served_round(server.url, bodies[form], checks[form], clients, counts[form])
+                        done = max(1, served["ok"] + served["errors"])
+                        served["server_cpu_ms_per_request"] = round((cpu_seconds(server.process.pid) - server_cpu) * 1000 / done, 1)
+                        served["client_cpu_ms_per_request"] = round((time.process_time() - client_cpu) * 1000 / done, 1)
+                        served["rss_mb_after"] = rss_mb(server.process.pid)
+                        result["served"][form].append(served)
+                        print(f"round {i + 1} served {form} x{clients}: {json.dumps(served)}", flush=True)
                 rounds.append(result)
-                print(json.dumps(result), flush=True)
             load_after = os.getloadavg()
         finally:
             server.stop()
 
     import onnxruntime
 
-    errors = warm["errors"] + sum(r["errors"] for r in rounds)
+    errors = sum(s["errors"] for r in rounds for form in r["served"].values() for s in form)
+    summary = {}
+    for form in ("float", "image"):
+        in_process = {
+            workers: float(np.median([r["in_process"][form][workers]["swaps_per_s"] for r in rounds]))
+            for workers in rounds[0]["in_process"][form]
+        }
+        summary[form] = {
+            "in_process_swaps_per_s": {f"{workers} workers": round(rate, 2) for workers, rate in in_process.items()},
+            "in_process_cpu_ms_per_call": float(
+                np.median([r["in_process"][form][str(args.concurrency)]["cpu_ms_per_call"] for r in rounds])
+            ),
+            "requests": sum(s["ok"] + s["errors"] for r in rounds for s in r["served"][form]),
+            "request_bytes": len(bodies[form]),
+            "response_bytes": response_bytes.get(form),
+            "served": {},
+        }
+        for k, clients in enumerate(CLIENTS):
+            runs = [r["served"][form][k] for r in rounds]
+            rate = float(np.median([run["swaps_per_s"] for run in runs]))
+            workers = str(min(clients, args.concurrency))  # as many model calls at once as the server can make
+            summary[form]["served"][str(clients)] = {
+                "swaps_per_s": round(rate, 2),
+                "of_in_process": round(rate / in_process[workers], 3),
+                "in_process_workers_compared": int(workers),
+                "server_cpu_ms_per_request": float(np.median([run["server_cpu_ms_per_request"] for run in runs])),
+                "client_cpu_ms_per_request": float(np.median([run["client_cpu_ms_per_request"] for run in runs])),
+                "latency_ms_p50": float(np.median([run["latency_ms"].get("p50", np.nan) for run in runs])),
+                "latency_ms_p99": float(np.median([run["latency_ms"].get("p99", np.nan) for run in runs])),
+                "errors": sum(run["errors"] for run in runs),
+                "rss_mb_after": runs[-1]["rss_mb_after"],
+            }
     report = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {
@@ -218,24 +370,35 @@ def main(argv=None) -> int:
         },
         "settings": {
             "backend": args.backend,
-            "clients": args.clients,
-            "requests_per_round": args.requests,
-            "rounds": args.rounds,
-            "warmup": args.warmup,
             "server_concurrency": args.concurrency,
-            "server_threads": args.threads or max(1, (os.cpu_count() or 1) // args.concurrency),  # the server's default
-            "request": "swap, batch 1, columnar JSON, uniform random clips",
-            "request_bytes": len(body),
+            "server_threads": threads,
+            "clients": list(CLIENTS),
+            "rounds": args.rounds,
+            "image_requests_per_client_count_per_round": args.image_requests,
+            "float_requests_per_client_count_per_round": args.float_requests,
+            "in_process_calls_per_round": args.calls,
+            "warmup": args.warmup,
+            "clips": clip_source,
+            "request": "swap / swap_images, batch 1, columnar JSON",
         },
+        "summary": summary,
         "rounds": rounds,
         "errors": errors,
-        "memory_mb": {**memory, **{f"after_round_{i + 1}": r["rss_mb_after"] for i, r in enumerate(rounds)}},
-        "memory_growth_mb_first_to_last_round": round(rounds[-1]["rss_mb_after"] - rounds[0]["rss_mb_after"], 1),
+        "memory_mb": {**memory, "after_last_phase": rounds[-1]["served"]["image"][-1]["rss_mb_after"]},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
     print(f"errors: {errors}; memory (MiB): {report['memory_mb']}; wrote {args.out}")
     return 1 if errors else 0
+
+
+def _shape(nested) -> list[int]:
+    shape = []
+    while isinstance(nested, list):
+        shape.append(len(nested))
+        nested = nested[0] if nested else None
+    return shape
 
 
 if __name__ == "__main__":

@@ -50,8 +50,8 @@ def test_swap_images_equals_swap_then_pixels(loaded, pixels):
 
 def test_gif_and_png_inputs_decode_to_the_same_pixels(loaded, pixels):
     """A GIF (palette, delta frames as Pillow writes them) and a PNG strip of one clip give one encoding."""
-    meta_gif = clip_images.decode(gif_bytes(pixels[0]), *pixels.shape[1:3], 3)
-    strip = clip_images.film_strip_png(meta_gif)  # GIFs quantise colours: compare against what the GIF holds
+    quantised = clip_images.decode(gif_bytes(pixels[0]), *pixels.shape[1:3], 3)
+    strip = clip_images.film_strip_png(quantised)  # GIFs quantise colours: compare against what the GIF holds
     by_gif = loaded.signatures["encode_images"](frames_bytes=tf.constant([gif_bytes(pixels[0])]))
     by_png = loaded.signatures["encode_images"](frames_bytes=tf.constant([strip]))
     for name in ("f_mean", "z_mean"):
