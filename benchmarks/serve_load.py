@@ -120,6 +120,17 @@ def latency(ms: list[float]) -> dict:
     return {"p50": round(float(np.percentile(values, 50)), 1), "p99": round(float(np.percentile(values, 99)), 1)}
 
 
+def run_threads(worker: Callable[[], None], count: int) -> float:
+    """Run ``worker`` on ``count`` threads until all return; the wall time in seconds."""
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
 def served_round(url: str, body: bytes, check: Callable[[bytes], bool], clients: int, requests: int) -> dict:
     """``requests`` predict calls from ``clients`` threads; latency of each, and every failure counted.
 
@@ -155,13 +166,7 @@ def served_round(url: str, body: bytes, check: Callable[[bytes], bool], clients:
             with lock:
                 (errors.append(failure) if failure else latencies.append(elapsed * 1000))
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    wall = run_threads(worker, clients)
     return {
         "clients": clients,
         "requests": requests,
@@ -192,13 +197,8 @@ def in_process_round(backend, signature: str, feeds: dict, workers: int, calls: 
             with lock:
                 latencies.append(elapsed * 1000)
 
-    started, cpu = time.perf_counter(), time.process_time()
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    cpu = time.process_time()
+    wall = run_threads(worker, workers)
     return {
         "workers": workers,
         "calls": calls,

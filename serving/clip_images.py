@@ -24,6 +24,17 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 PNG_COMPRESSION = 1  # as export.images: small strips, several times faster to write than zlib's default
 
 
+def to_pixels(frames: np.ndarray, pixel_scale: float) -> np.ndarray:
+    """Model frames (floats, frame = uint8 / pixel_scale) -> uint8 pixels: round, clip to [0, 255]."""
+    return np.clip(np.rint(np.asarray(frames) * np.float32(pixel_scale)), 0, 255).astype(np.uint8)
+
+
+def _frames_of(strip: np.ndarray, frames: int, size: int) -> np.ndarray:
+    """A decoded film strip (H, T * W) or (H, T * W, C) -> (T, H, W, C)."""
+    strip = strip[..., None] if strip.ndim == 2 else strip
+    return strip.reshape(size, frames, size, strip.shape[-1]).transpose(1, 0, 2, 3).copy()
+
+
 def film_strip(clip: np.ndarray) -> np.ndarray:
     """uint8 (T, H, W, C) -> (H, T * W, C): the frames side by side."""
     t, h, w, c = clip.shape
@@ -49,8 +60,7 @@ def read_film_strip(data: bytes) -> np.ndarray:
         if image.format != "PNG" or width % height:
             raise ValueError(f"expected a PNG film strip of square frames, got {image.format} {width}x{height}")
         strip = np.asarray(image.convert("L" if image.mode in ("L", "LA", "I;16") else "RGB"))
-    strip = strip[..., None] if strip.ndim == 2 else strip
-    return strip.reshape(height, width // height, height, strip.shape[-1]).transpose(1, 0, 2, 3)
+    return _frames_of(strip, width // height, height)
 
 
 def decode(data: bytes, frames: int, size: int, channels: int, label: str = "clip") -> np.ndarray:
@@ -70,9 +80,7 @@ def decode(data: bytes, frames: int, size: int, channels: int, label: str = "cli
             if image.format == "PNG":
                 if (width, height) != (frames * size, size):
                     raise ValueError(f"{label}: expected a PNG film strip of {frames * size}x{size}, got {width}x{height}")
-                strip = np.asarray(image.convert(mode))
-                strip = strip[..., None] if strip.ndim == 2 else strip
-                return strip.reshape(size, frames, size, channels).transpose(1, 0, 2, 3).copy()
+                return _frames_of(np.asarray(image.convert(mode)), frames, size)
             if image.format == "GIF":
                 count = getattr(image, "n_frames", 1)
                 if (count, width, height) != (frames, size, size):

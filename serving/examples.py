@@ -42,13 +42,13 @@ def clips(export_dir: Path, meta: dict[str, Any]) -> np.ndarray:
 
 def encoded(export_dir: Path, meta: dict[str, Any], pixels: np.ndarray) -> list[str]:
     """The two clips as base64 text: the sample GIFs' bytes when they exist, else PNG film strips of ``pixels``."""
-    from serving.clip_images import film_strip_png
+    from serving.clip_images import film_strip_png, to_pixels
 
     samples = [export_dir / s["file"] for s in meta.get("samples", [])[:2]]
     if len(samples) == 2 and all(path.is_file() for path in samples):
         data = [path.read_bytes() for path in samples]
     else:
-        data = [film_strip_png(clip) for clip in np.clip(np.rint(pixels * meta["pixel_scale"]), 0, 255).astype(np.uint8)]
+        data = [film_strip_png(clip) for clip in to_pixels(pixels, meta["pixel_scale"])]
     return [base64.b64encode(item).decode("ascii") for item in data]
 
 

@@ -262,9 +262,8 @@ class OnnxModel:
 
     def encode_clips(self, clips: np.ndarray) -> np.ndarray:
         """float (B, T, H, W, C) frames -> (B,) object array of PNG film strips."""
-        pixels = np.clip(np.rint(clips * np.float32(self.pixel_scale)), 0, 255).astype(np.uint8)
-        out = np.empty(len(pixels), dtype=object)
-        out[:] = [clip_images.film_strip_png(clip) for clip in pixels]
+        out = np.empty(len(clips), dtype=object)
+        out[:] = [clip_images.film_strip_png(clip) for clip in clip_images.to_pixels(clips, self.pixel_scale)]
         return out
 
     def encode(self, frames: Any) -> dict[str, np.ndarray]:
