@@ -11,6 +11,8 @@ A clip: 8 RGB frames of one sprite. Static factors fixed per clip: shape, scale,
 factors, labelled per frame: the motion direction (8 bins, 2 position steps per frame, a new random
 direction when the next step would leave the 32x32 position grid) and the rotation (clockwise, still,
 counter-clockwise by 2 orientation steps per frame; it changes at random, with probability 0.2 a frame).
+A frame's dynamic labels describe the step to the next frame; the last frame, whose next step is never
+seen, repeats the step into it.
 Every frame is a dSprites image (shape, scale, orientation and position are always on the original grid),
 coloured. DFP labels: flow grid.
 """
@@ -166,6 +168,7 @@ def generate_clip(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.
         dynamic[t] = direction, rotation
         x, y = x + SPEED * STEPS[direction][0], y + SPEED * STEPS[direction][1]
         orientation = (orientation + (rotation - 1) * ROTATION_STEP) % (ORIENTATIONS - 1)
+    dynamic[-1] = dynamic[-2]  # the move after the last frame is never seen: keep the one into it
     return frames, np.array([shape, scale, colour], np.int32), dynamic
 
 
@@ -192,7 +195,7 @@ def build_splits(config: DataConfig, counts: dict[str, int] | None = None) -> Sp
 def cache_for(config: DataConfig, data_root: Path) -> ArrayCache:
     """The cache of this configuration's clips (sizes, seed, flow-label settings)."""
     counts = clip_counts(config, DEFAULT_CLIPS)
-    params = {"recipe": "dsprites-sequences-v1", "clips": counts, "seed": config.data_seed, **flow_params(config)}
+    params = {"recipe": "dsprites-sequences-v2", "clips": counts, "seed": config.data_seed, **flow_params(config)}
     return ArrayCache(cache_directory(data_root, "dsprites", counts, DEFAULT_CLIPS, config.data_seed), params)
 
 

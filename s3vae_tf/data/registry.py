@@ -37,14 +37,34 @@ class DatasetSpec:
     licence: str = ""
     # Readable class names per head where the classes have them: ((head, (name of class 0, ...)), ...).
     class_names: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Groups of heads whose labels form an unordered set (SMMNIST's two digits, and their two directions per
+    # frame): a judge reads the set, in any order (see s3vae_tf.evaluation.judge.align_sets).
+    label_sets: tuple[tuple[str, ...], ...] = ()
 
     def names_of(self, head: str, classes: int) -> tuple[str, ...]:
         """Class names of ``head`` (its indices as text when the dataset names none)."""
         return dict(self.class_names).get(head, tuple(str(i) for i in range(classes)))
 
+    def appearance_rows(self, static: np.ndarray) -> np.ndarray:
+        """Static labels (N, S) with the columns of each static set of :attr:`label_sets` sorted within each row:
+        equal rows mean the same appearance (a same-character partner, a supervised static target)."""
+        columns = {name: i for i, (name, _) in enumerate(self.static_heads)}
+        for group in self.label_sets:
+            if all(name in columns for name in group):
+                static = sort_columns(static, [columns[name] for name in group])
+        return np.array(static, copy=True)
+
     @property
     def value_range(self) -> tuple[float, float]:
         return 0.0, 255.0 / self.pixel_scale
+
+
+def sort_columns(labels: np.ndarray, columns: list[int]) -> np.ndarray:
+    """A copy of ``labels`` (N, S) with ``columns`` sorted within each row (a set of labels in one order)."""
+    labels = np.array(labels, copy=True)
+    if columns:
+        labels[:, columns] = np.sort(labels[:, columns], axis=1)
+    return labels
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}

@@ -9,7 +9,11 @@ function of (seed, split, index) only. Training clips use MNIST's training digit
 digits.
 
 Labels: static = the two digit classes; dynamic = each digit's motion direction per frame (the 8 bins of
-:mod:`s3vae_tf.data.motion`, direction of the move from frame t to t+1); DFP = flow grid.
+:mod:`s3vae_tf.data.motion`, direction of the move from frame t to t+1; the last frame, whose next move is
+never seen, repeats the move into it); DFP = flow grid. Column n of both is the same digit, numbered by where
+it starts (digit 1's first-frame corner is further left, then higher). The two digits, and their two
+directions per frame, are sets (``DatasetSpec.label_sets``): a judge is right when it reads the pair, in
+either order.
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ def generate_clip(rng: np.random.Generator, digits: Digits) -> tuple[np.ndarray,
     canvas = np.zeros((FRAMES, CANVAS, CANVAS), np.uint16)
     static = np.empty(DIGITS, np.int32)
     dynamic = np.empty((FRAMES, DIGITS), np.int32)
+    starts = np.empty((DIGITS, 2), np.int32)
     for n in range(DIGITS):
         index = int(rng.integers(len(digits)))
         digit = digits[index]
@@ -111,8 +116,11 @@ def generate_clip(rng: np.random.Generator, digits: Digits) -> tuple[np.ndarray,
         for t, (cx, cy) in enumerate(corners):
             canvas[t, cy : cy + DIGIT, cx : cx + DIGIT] += digit
         dynamic[:, n] = direction_class(velocities[:, 0], velocities[:, 1])
+        starts[n] = corners[0]
+    dynamic[-1] = dynamic[-2]  # the move after the last frame is never seen: keep the one into it
+    order = np.lexsort((starts[:, 1], starts[:, 0]))  # left to right, then top to bottom
     frames = np.minimum(canvas, 255).astype(np.uint8)[..., None]
-    return frames, static, dynamic
+    return frames, static[order], dynamic[:, order]
 
 
 def generate_split(digits: Digits, count: int, seed: int, split: str) -> dict[str, np.ndarray]:
@@ -154,7 +162,7 @@ def cache_for(config: DataConfig, data_root: Path) -> ArrayCache:
     """The cache of this configuration's clips (sizes, seed, digit source, flow-label settings)."""
     counts = clip_counts(config, DEFAULT_CLIPS)
     params = {
-        "recipe": "smmnist-v1",
+        "recipe": "smmnist-v2",
         "clips": counts,
         "seed": config.data_seed,
         "train_images": train_images_source(config),
@@ -184,6 +192,7 @@ SPEC = register(
         dynamic_heads=tuple((f"direction_{n + 1}", BINS) for n in range(DIGITS)),
         dfp_signal="flow",
         prepare=prepare,
+        label_sets=(tuple(f"digit_{n + 1}" for n in range(DIGITS)), tuple(f"direction_{n + 1}" for n in range(DIGITS))),
         source="MNIST (LeCun et al. 1998) digits, moved as in Denton & Fergus 2018 (generated here)",
         licence="CC BY-SA 3.0 (MNIST)",
     )

@@ -5,7 +5,12 @@ A judge is trained fully supervised on real clips of one dataset and then reads 
 DCGAN-64 frame encoder, a BiLSTM over the frames, and one softmax head per label of the dataset
 (``DatasetSpec.static_heads`` and ``dynamic_heads``). Static heads and dynamic labels that are constant
 within every clip (Sprites' action, MUG's expression) read the time-averaged BiLSTM output; dynamic labels
-that change over time get a prediction per frame.
+that change over time get a prediction per frame, and then each frame's encoder also sees the difference
+image of the move its label describes (``frame_pairs``), so motion is read where it happens.
+
+Heads whose labels form a set (``DatasetSpec.label_sets``: SMMNIST's two digits and their two directions)
+are trained with the loss of the best assignment of heads to labels and read the same way
+(:func:`align_sets`): a judge is right when it reads the pair, in either order.
 
 A trained judge is saved as ``<data root>/judges/<dataset>.keras`` (or ``--out``) with a report
 ``<same name>.json`` holding its test accuracy per head; both are replaced atomically.
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import sys
@@ -86,6 +92,28 @@ def as_samples(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     return probs.reshape(-1, probs.shape[-1]), np.asarray(labels).reshape(-1)
 
 
+def align_sets(probs: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray],
+               label_sets: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+    """``probs`` with the heads of each set reassigned, per sample (per frame for per-frame heads), to the
+    labels they read best: the assignment that maximises sum_i log p_head(i)(label_i). Heads outside the
+    sets, and sets whose heads are not all in ``probs``, are returned as they are."""
+    out = {name: np.asarray(p) for name, p in probs.items()}
+    for group in label_sets:
+        if not all(name in out for name in group):
+            continue
+        stacked = np.stack([out[name] for name in group])  # (k, ..., K)
+        truth = np.stack([np.asarray(labels[name]) for name in group])  # (k, ...)
+        logp = np.log(np.clip(np.take_along_axis(stacked[None], truth[:, None, ..., None], -1)[..., 0], 1e-12, None))
+        # logp[i, j] = log p_head(j)(label_i); score each assignment of heads to labels
+        orders = list(itertools.permutations(range(len(group))))
+        scores = np.stack([sum(logp[i, order[i]] for i in range(len(group))) for order in orders])
+        best = np.argmax(scores, axis=0)  # (...)
+        for i, name in enumerate(group):
+            source = np.array([order[i] for order in orders])[best]  # which head reads label i, per sample
+            out[name] = np.take_along_axis(stacked, source[None, ..., None], 0)[0]
+    return out
+
+
 @keras.saving.register_keras_serializable("s3vae_tf")
 class Judge(keras.Model):
     """Frame conv encoder + BiLSTM + one linear head per label: frames (B, T, 64, 64, C) -> logits.
@@ -95,14 +123,19 @@ class Judge(keras.Model):
         dataset: the dataset it judges (checked against a run's dataset by ``evaluate``).
         frames, channels: clip shape.
         filters, conv_dim: frame encoder width and feature size; hidden_dim: BiLSTM width per direction.
+        label_sets: groups of head names whose labels are a set (see :func:`align_sets`).
+        frame_pairs: give each frame's encoder the difference image of the move to the next frame too
+            (the last frame: of the move into it), for per-frame motion heads.
     """
 
     def __init__(self, heads, dataset: str = "", frames: int = 8, channels: int = 3, filters: int = 16,
-                 conv_dim: int = 128, hidden_dim: int = 128, **kwargs):
+                 conv_dim: int = 128, hidden_dim: int = 128, label_sets=(), frame_pairs: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.heads = [dict(h) for h in heads]
         self.dataset, self.frames, self.channels = dataset, int(frames), int(channels)
         self.filters, self.conv_dim, self.hidden_dim = int(filters), int(conv_dim), int(hidden_dim)
+        self.label_sets = [list(group) for group in label_sets]
+        self.frame_pairs = bool(frame_pairs)
         self.encoder = FrameEncoder(self.filters, self.conv_dim, synchronized_bn=False, name="encoder")
         self.rnn = layers.Bidirectional(layers.LSTM(self.hidden_dim, return_sequences=True), name="bilstm")
         self.head_layers = [layers.Dense(h["classes"], name=f"head_{h['name']}") for h in self.heads]
@@ -110,7 +143,7 @@ class Judge(keras.Model):
         self.accuracy_trackers = [keras.metrics.Mean(name=f"acc_{h['name']}") for h in self.heads]
 
     def build(self, input_shape=None):
-        self.encoder.build((None, 64, 64, self.channels))
+        self.encoder.build((None, 64, 64, self.channels * (2 if self.frame_pairs else 1)))
         self.rnn.build((None, self.frames, self.conv_dim))
         for head, dense in zip(self.heads, self.head_layers):
             dense.build((None, self.frames, 2 * self.hidden_dim) if head["per_frame"] else (None, 2 * self.hidden_dim))
@@ -118,7 +151,10 @@ class Judge(keras.Model):
 
     def call(self, frames, training: bool = False):
         """{head name: logits}: (B, K) for clip-level heads, (B, T, K) for per-frame heads."""
-        flat = ops.reshape(frames, (-1, 64, 64, self.channels))
+        if self.frame_pairs:
+            moves = frames[:, 1:] - frames[:, :-1]
+            frames = ops.concatenate([frames, ops.concatenate([moves, moves[:, -1:]], axis=1)], axis=-1)
+        flat = ops.reshape(frames, (-1, 64, 64, self.channels * (2 if self.frame_pairs else 1)))
         features = ops.reshape(self.encoder(flat, training=training), (-1, self.frames, self.conv_dim))
         sequence = self.rnn(features, training=training)
         pooled = ops.mean(sequence, axis=1)
@@ -133,12 +169,28 @@ class Judge(keras.Model):
         return [self.loss_tracker, *self.accuracy_trackers]
 
     def _step(self, data, training: bool):
+        """Cross-entropy summed over heads; a set of heads takes, per sample, its best assignment to labels."""
         labels = self._labels(data)
         logits = self(data["frames"], training=training)
         loss = 0.0
+        reads = {}  # head name -> the logits that read its label (a set's heads reassigned)
+        grouped = {name for group in self.label_sets for name in group}
+        for group in self.label_sets:
+            orders = list(itertools.permutations(range(len(group))))
+            ce = [[tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels[group[i]], logits=logits[group[j]])
+                   for j in range(len(group))] for i in range(len(group))]  # ce[i][j]: head j reading label i
+            totals = tf.stack([tf.add_n([ce[i][order[i]] for i in range(len(group))]) for order in orders])
+            loss += tf.reduce_mean(tf.reduce_min(totals, axis=0))
+            pick = tf.one_hot(tf.argmin(totals, axis=0), len(orders), dtype=logits[group[0]].dtype)  # (..., orders)
+            for i, name in enumerate(group):
+                reads[name] = tf.add_n([pick[..., o, None] * logits[group[order[i]]] for o, order in enumerate(orders)])
+        for head in self.heads:
+            if head["name"] not in grouped:
+                reads[head["name"]] = logits[head["name"]]
+                loss += tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels[head["name"]],
+                                                                                      logits=logits[head["name"]]))
         for head, tracker in zip(self.heads, self.accuracy_trackers):
-            y, out = labels[head["name"]], logits[head["name"]]
-            loss += tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=out))
+            y, out = labels[head["name"]], reads[head["name"]]
             tracker.update_state(tf.reduce_mean(tf.cast(tf.equal(tf.argmax(out, -1, output_type=tf.int32), y), tf.float32)))
         return loss
 
@@ -174,12 +226,15 @@ class Judge(keras.Model):
             "filters": self.filters,
             "conv_dim": self.conv_dim,
             "hidden_dim": self.hidden_dim,
+            "label_sets": self.label_sets,
+            "frame_pairs": self.frame_pairs,
         }
 
 
 def build_judge(spec, heads: Sequence[Mapping], filters: int = 16, conv_dim: int = 128, hidden_dim: int = 128):
-    """A judge for ``spec`` with every weight created."""
-    judge = Judge(heads, spec.name, spec.frames, spec.channels, filters, conv_dim, hidden_dim, name="judge")
+    """A judge for ``spec`` with every weight created; it sees frame pairs when some head reads each frame."""
+    judge = Judge(heads, spec.name, spec.frames, spec.channels, filters, conv_dim, hidden_dim, label_sets=spec.label_sets,
+                  frame_pairs=any(h["per_frame"] for h in heads), name="judge")
     judge.build()
     return judge
 
@@ -197,9 +252,14 @@ def predict(judge, frames: np.ndarray, batch_size: int = 128, pixel_scale: float
 
 def real_accuracy(judge, arrays: Mapping[str, np.ndarray], pixel_scale: float, batch_size: int = 128) -> dict[str, float]:
     """The judge's accuracy per head on real clips (``frames``, ``static``, ``dynamic`` arrays)."""
-    probs = predict(judge, arrays["frames"], batch_size, pixel_scale)
     labels = head_labels(judge.heads, arrays["static"], arrays["dynamic"])
+    probs = align_sets(predict(judge, arrays["frames"], batch_size, pixel_scale), labels, judge_sets(judge))
     return {name: accuracy(*as_samples(probs[name], labels[name])) for name in probs}
+
+
+def judge_sets(judge) -> list[list[str]]:
+    """The judge's groups of set-valued heads (none for judges that predate them, or stand-ins)."""
+    return list(getattr(judge, "label_sets", None) or [])
 
 
 @dataclasses.dataclass

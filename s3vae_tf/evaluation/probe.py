@@ -13,8 +13,8 @@ from typing import Mapping
 import numpy as np
 import tensorflow as tf
 
-from s3vae_tf.evaluation.judge import head_labels
-from s3vae_tf.evaluation.protocols import LabelledClips, score_swaps, swap_partners
+from s3vae_tf.evaluation.judge import align_sets, head_labels, judge_sets
+from s3vae_tf.evaluation.protocols import LabelledClips, score_swaps, set_sorted, swap_partners, swap_references
 
 
 def probe_subset(arrays: Mapping[str, np.ndarray], pixel_scale: float, count: int) -> LabelledClips:
@@ -34,8 +34,9 @@ class ProtocolProbe:
 
     def __init__(self, judge, clips: LabelledClips, seed: int = 0, batch_size: int = 128):
         self.judge, self.clips, self.seed, self.batch_size = judge, clips, seed, batch_size
+        self.sets = judge_sets(judge)
         self.labels = head_labels(judge.heads, clips.static, clips.dynamic)
-        self.partners = swap_partners(clips.static, clips.dynamic, seed)
+        self.partners = swap_partners(set_sorted(clips.static, judge.heads, self.sets), clips.dynamic, seed)
         self.valid = self.partners >= 0
         self._functions = None
 
@@ -81,11 +82,14 @@ class ProtocolProbe:
                 for name, p in heads.items():
                     probs.setdefault(kind, {}).setdefault(name, []).append(p.numpy())
         probs = {kind: {name: np.concatenate(p) for name, p in heads.items()} for kind, heads in probs.items()}
+        swapped = align_sets({n: p[self.valid] for n, p in probs["swap"].items()},
+                             swap_references(self.judge.heads, self.labels, self.partners), self.sets)
+        probs = {kind: align_sets(heads, self.labels, self.sets) for kind, heads in probs.items() if kind != "swap"}
         result = {}
         for head in self.judge.heads:
             name, kind = head["name"], "a" if head["factor"] == "dynamic" else "b"
             predicted = np.argmax(probs[kind][name], axis=-1)
             result[f"{kind}_{name}"] = float(np.mean(predicted == self.labels[name]))
-        swaps = score_swaps(self.judge.heads, {n: p[self.valid] for n, p in probs["swap"].items()}, self.labels, self.partners)
+        swaps = score_swaps(self.judge.heads, swapped, self.labels, self.partners)
         result.update(swap_motion=swaps["motion"], swap_appearance=swaps["appearance"], swap=swaps["both"])
         return result

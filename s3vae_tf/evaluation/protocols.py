@@ -18,8 +18,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from s3vae_tf.data.registry import sort_columns
 from s3vae_tf.evaluation.confusion import confusion_counts
-from s3vae_tf.evaluation.judge import as_samples, head_labels, predict
+from s3vae_tf.evaluation.judge import align_sets, as_samples, head_labels, judge_sets, predict
 from s3vae_tf.evaluation.metrics import classification_metrics, summarize
 
 PROTOCOLS = {
@@ -95,45 +96,64 @@ def evaluate_protocols(model, judge, clips: LabelledClips, repeats: int = 5, see
     """The judge's metrics on real clips and on their reconstructions (references: what the judge and the
     decoder allow), and per protocol mean/std over ``repeats`` for the heads the protocol scores.
 
-    Also: ``confusion`` (per dynamic head, [true, predicted] counts: protocol A's summed over the repeats,
+    The judge's readings of set-valued heads (``judge.label_sets``: SMMNIST's two digits) are aligned to the
+    labels they are scored against first (:func:`~s3vae_tf.evaluation.judge.align_sets`), so reading a
+    pair in either order is right. ``b_all``: protocol B's accuracy on every static head at once. Also: ``confusion`` (per dynamic head, [true, predicted] counts: protocol A's summed over the repeats,
     the judge's on the real clips, and the swaps' against the motion clip's label) and ``swap`` (:func:`swap_scores` on pairs from :func:`swap_partners`).
 
     Returns ``{"real": {head: metrics}, "reconstruction": {head: metrics}, "a": {head: summary},
-    "b": {head: summary}, "confusion": ..., "swap": ...}`` where a summary maps each of acc / is / h_yx / h_y
+    "b": {head: summary}, "b_all": summary, "confusion": ..., "swap": ...}`` where a summary maps each of acc / is / h_yx / h_y
     to ``{"mean", "std", "values"}``.
     """
     labels = head_labels(judge.heads, clips.static, clips.dynamic)
+    sets = judge_sets(judge)
 
     def scored(probs: Mapping[str, np.ndarray]) -> dict:
         return {h["name"]: classification_metrics(*as_samples(probs[h["name"]], labels[h["name"]]), seed=seed) for h in judge.heads}
 
-    real = predict(judge, clips.frames, batch_size, clips.pixel_scale)
+    real = align_sets(predict(judge, clips.frames, batch_size, clips.pixel_scale), labels, sets)
     result: dict = {"real": scored(real)}
     dynamic = [h for h in judge.heads if h["factor"] == "dynamic"]
     confusion = {h["name"]: {"real": confusion_counts(real[h["name"]], labels[h["name"]], h["classes"]),
                              "a": np.zeros((h["classes"], h["classes"]), np.int64)} for h in dynamic}
     f_mean, z_mean = encode_means(model, clips, batch_size)
-    result["reconstruction"] = scored(judge_reconstructions(model, judge, f_mean, z_mean, batch_size))
+    result["reconstruction"] = scored(align_sets(judge_reconstructions(model, judge, f_mean, z_mean, batch_size), labels, sets))
     for protocol, factor in (("a", "dynamic"), ("b", "static")):
         heads = [h["name"] for h in judge.heads if h["factor"] == factor]
         per_repeat: dict[str, list] = {name: [] for name in heads}
+        joint = []
         for r in range(repeats):
-            probs = judge_generations(model, judge, protocol, f_mean, z_mean, seed, r, batch_size)
+            probs = align_sets(judge_generations(model, judge, protocol, f_mean, z_mean, seed, r, batch_size), labels, sets)
+            if protocol == "b":
+                joint.append({"acc": float(np.mean(appearance_hits(judge.heads, probs, labels)))})
             for name in heads:
                 per_repeat[name].append(classification_metrics(*as_samples(probs[name], labels[name]), seed=seed))
                 if protocol == "a":
                     confusion[name]["a"] += confusion_counts(probs[name], labels[name], confusion[name]["a"].shape[0])
         result[protocol] = {name: {**summarize(runs), "samples": runs[0]["samples"], "balanced_samples": runs[0]["balanced_samples"]}
                             for name, runs in per_repeat.items()}
+        if protocol == "b":
+            result["b_all"] = summarize(joint)
     result["confusion"] = {name: {kind: m.tolist() for kind, m in c.items()} for name, c in confusion.items()}
-    partners = swap_partners(clips.static, clips.dynamic, seed)
+    partners = swap_partners(set_sorted(clips.static, judge.heads, sets), clips.dynamic, seed)
     valid = partners >= 0
-    probs = judge_swaps(model, judge, f_mean[partners[valid]], z_mean[valid], batch_size)
+    probs = align_sets(judge_swaps(model, judge, f_mean[partners[valid]], z_mean[valid], batch_size),
+                       swap_references(judge.heads, labels, partners), sets)
     result["swap"] = score_swaps(judge.heads, probs, labels, partners)
     for head in dynamic:  # the swaps' readings of the motion clip's label, as protocol A's
         name = head["name"]
         result["confusion"][name]["swap"] = confusion_counts(probs[name], labels[name][valid], head["classes"]).tolist()
     return result
+
+
+def set_sorted(static: np.ndarray, heads: Sequence[Mapping], label_sets: Sequence[Sequence[str]]) -> np.ndarray:
+    """Static labels (N, S) with the columns of each set of static heads sorted within each row (equal rows:
+    the same appearance)."""
+    columns = {h["name"]: h["column"] for h in heads if h["factor"] == "static"}
+    for group in label_sets:
+        if all(name in columns for name in group):
+            static = sort_columns(static, [columns[name] for name in group])
+    return np.asarray(static)
 
 
 def swap_partners(static: np.ndarray, dynamic: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -156,6 +176,12 @@ def judge_swaps(model, judge, f_b: np.ndarray, z_a: np.ndarray, batch_size: int)
     return _in_batches(lambda f, z: judge.probabilities(model.decode(f, z)), [f_b, z_a], batch_size)
 
 
+def swap_references(heads: Sequence[Mapping], labels: Mapping[str, np.ndarray], partners: np.ndarray) -> dict[str, np.ndarray]:
+    """What each head of a swap (a's motion, ``partners[a]``'s appearance) should read, one row per pair."""
+    valid = partners >= 0
+    return {h["name"]: np.asarray(labels[h["name"]])[valid if h["factor"] == "dynamic" else partners[valid]] for h in heads}
+
+
 def score_swaps(heads: Sequence[Mapping], probs: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray],
                 partners: np.ndarray) -> dict:
     """:func:`swap_scores` of the pairs (a, ``partners[a]``) that have a partner (``partners >= 0``); ``probs``
@@ -164,19 +190,29 @@ def score_swaps(heads: Sequence[Mapping], probs: Mapping[str, np.ndarray], label
     return swap_scores(heads, probs, {n: l[valid] for n, l in labels.items()}, {n: l[partners[valid]] for n, l in labels.items()})
 
 
+def appearance_hits(heads: Sequence[Mapping], probs: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(N,) True where the judge reads every static label of the row."""
+    static = [h["name"] for h in heads if h["factor"] == "static"]
+    hits = np.ones(len(labels[static[0]]) if static else 0, bool)
+    for name in static:
+        hits &= np.argmax(probs[name], axis=-1) == labels[name]
+    return hits
+
+
 def swap_scores(heads: Sequence[Mapping], probs: Mapping[str, np.ndarray], labels_a: Mapping[str, np.ndarray],
                 labels_b: Mapping[str, np.ndarray]) -> dict:
     """Swap accuracy of generations of a's motion with b's appearance, row by row: every dynamic head must
     be right against a's labels (``motion``), every static head against b's (``appearance``), and ``both``.
     A per-frame head must be right on every frame. Also returns each head's accuracy and the pair count."""
-    motion_ok, appearance_ok, per_head = [], [], {}
+    motion_ok, per_head = [], {}
     for head in heads:
         reference = (labels_a if head["factor"] == "dynamic" else labels_b)[head["name"]]
         pairs = len(reference)
         right = (np.argmax(probs[head["name"]], axis=-1) == reference).reshape(pairs, -1).all(axis=1)
         per_head[head["name"]] = float(np.mean(right))
-        (motion_ok if head["factor"] == "dynamic" else appearance_ok).append(right)
-    motion = np.all(motion_ok, axis=0)
-    appearance = np.all(appearance_ok, axis=0)
+        if head["factor"] == "dynamic":
+            motion_ok.append(right)
+    appearance = appearance_hits(heads, probs, labels_b)
+    motion = np.all(motion_ok, axis=0) if motion_ok else np.ones_like(appearance)
     return {"motion": float(np.mean(motion)), "appearance": float(np.mean(appearance)),
             "both": float(np.mean(motion & appearance)), "heads": per_head, "pairs": int(len(motion))}

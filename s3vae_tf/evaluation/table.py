@@ -52,7 +52,13 @@ def tables(result: Mapping, method: str) -> list[tuple[str, list[str], list[list
             ["reconstructions (this run)", *(_value("acc", result["reconstruction"][n]["acc"]) for n in names)],
             [method, *(_summary(result["b"][n], "acc") for n in names)],
         ]
-        out.append((caption, ["Method", *names], rows))
+        header = ["Method", *names]
+        if "b_all" in result:  # every static label of a clip at once
+            header.append("all")
+            for row in rows[:2]:
+                row.append("—")
+            rows[2].append(_summary(result["b_all"], "acc"))
+        out.append((caption, header, rows))
     if result.get("swap"):
         swap = result["swap"]
         caption = (f"Swap accuracy: a's motion with b's appearance, {swap['pairs']} pairs of test clips of other characters "

@@ -132,8 +132,9 @@ def train(config: RunConfig, run_dir: Path):
 
     splits = registry.load(config.dataset, config.data)
     partners = uses_partners(config.variant, config.loss)
-    train_source = ClipSource(splits["train"], spec.pixel_scale, partners=partners)
-    test_source = ClipSource(splits["test"], spec.pixel_scale, partners=partners)
+    # Training reads appearance labels (partners, baseline-sv's static targets): a set of static labels as a set.
+    train_source, test_source = (ClipSource({**splits[name], "static": spec.appearance_rows(splits[name]["static"])},
+                                            spec.pixel_scale, partners=partners) for name in ("train", "test"))
     tc = config.train
     if tc.batch_size > train_source.size:
         raise UsageError(f"--batch-size {tc.batch_size} is larger than the {train_source.size} training clips")

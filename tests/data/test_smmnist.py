@@ -65,15 +65,21 @@ def test_clip_draws_both_digits_on_their_paths(test_digits):
         # replay the same random stream: which digits, where they start, their paths
         rng = clip_rng(7, "test", index)
         expected = np.zeros((15, 64, 64), np.int32)
+        drawn = []
         for n in range(2):
             chosen = int(rng.integers(len(test_digits)))
-            assert static[n] == test_digits.labels[chosen]
             x, y = (int(v) for v in rng.integers(0, 32, 2))
             corners, velocities = smmnist.trajectory(rng, x, y)
-            np.testing.assert_array_equal(dynamic[:, n], direction_class(velocities[:, 0], velocities[:, 1]))
+            directions = direction_class(velocities[:, 0], velocities[:, 1])
+            drawn.append(((x, y), test_digits.labels[chosen], directions))
             for t, (cx, cy) in enumerate(corners):
                 expected[t, cy : cy + 32, cx : cx + 32] += test_digits[chosen]
         np.testing.assert_array_equal(frames[..., 0], np.minimum(expected, 255))
+        # digit 1 is the one starting further left (then higher); its labels sit in column 0 of both arrays
+        for n, (_, label, directions) in enumerate(sorted(drawn, key=lambda d: d[0])):
+            assert static[n] == label
+            np.testing.assert_array_equal(dynamic[:-1, n], directions[:-1])
+            assert dynamic[-1, n] == directions[-2], "the last frame repeats the move into it (the next one is never seen)"
         assert frames.max() == 255 and frames.mean() > 5
 
 
@@ -99,3 +105,13 @@ def test_prepare_real_digits_and_train(mnist_config, tmp_path):
     assert train["flow_moving"].any(axis=-1).mean() > 0.8
     row = train_tiny("smmnist", mnist_config, tmp_path / "run")
     assert row["dfp_direction"] > 0 and row["recon"] > 0
+
+
+def test_the_two_digits_are_one_appearance_in_either_order():
+    from s3vae_tf.data import registry
+
+    pairs = np.array([[7, 3], [3, 7], [1, 1]])
+    np.testing.assert_array_equal(registry.get("smmnist").appearance_rows(pairs), [[3, 7], [3, 7], [1, 1]])
+    np.testing.assert_array_equal(pairs, [[7, 3], [3, 7], [1, 1]])  # a copy: the split's labels stay as they are
+    sprite = np.array([[3, 1, 0, 2]])
+    np.testing.assert_array_equal(registry.get("sprite").appearance_rows(sprite), sprite)  # ordered heads stay in order

@@ -118,3 +118,31 @@ def test_a_judge_of_other_heads_is_refused(tiny_judge_path):
     other = replace(registry.get("sprite"), name="other", static_heads=(("digit", 10),))
     with pytest.raises(UsageError, match="trained for dataset 'sprite'"):
         check_matches(judge, other)
+
+
+def test_a_set_of_heads_is_trained_on_its_best_assignment_and_saved_with_its_settings(tmp_path):
+    from s3vae_tf.evaluation.judge import save_judge
+
+    spec = registry.get("smmnist")
+    rng = np.random.default_rng(0)
+    static = np.array([[3, 7], [1, 1]], np.int32)
+    dynamic = rng.integers(0, 8, (2, 15, 2)).astype(np.int32)
+    heads = label_heads(spec, dynamic)
+    judge = build_judge(spec, heads, **TINY_JUDGE)
+    assert judge.label_sets == [["digit_1", "digit_2"], ["direction_1", "direction_2"]] and judge.frame_pairs
+    frames = rng.random((2, 15, 64, 64, 1)).astype(np.float32)
+
+    def loss(s, d):
+        return float(judge._step({"frames": frames, "static_labels": s, "dynamic_labels": d}, training=False))
+
+    swapped_static, swapped_dynamic = static[:, ::-1].copy(), dynamic.copy()
+    swapped_dynamic[:, 5:] = dynamic[:, 5:, ::-1]  # the order may change from frame to frame
+    assert loss(swapped_static, swapped_dynamic) == pytest.approx(loss(static, dynamic), rel=1e-6)
+    assert loss(np.array([[3, 8], [1, 1]], np.int32), dynamic) != pytest.approx(loss(static, dynamic), rel=1e-6)
+    save_judge(judge, {"dataset": "smmnist"}, tmp_path / "judge.keras")
+    loaded, _ = load_judge(tmp_path / "judge.keras")
+    assert loaded.label_sets == judge.label_sets and loaded.frame_pairs
+    np.testing.assert_allclose(predict(loaded, frames)["direction_2"], predict(judge, frames)["direction_2"], rtol=1e-5, atol=1e-6)
+    # Sprites has no sets and no per-frame head: its judge is the plain one
+    sprite = build_judge(registry.get("sprite"), label_heads(registry.get("sprite"), np.zeros((1, 8, 1))), **TINY_JUDGE)
+    assert sprite.label_sets == [] and not sprite.frame_pairs

@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from s3vae_tf.evaluation.protocols import LabelledClips, encode_means, evaluate_protocols, judge_generations, swap_partners
+from s3vae_tf.evaluation.judge import align_sets
+from s3vae_tf.evaluation.protocols import (
+    LabelledClips,
+    appearance_hits,
+    encode_means,
+    evaluate_protocols,
+    judge_generations,
+    set_sorted,
+    swap_partners,
+)
 from tests.evaluation.helpers import DisentangledStub, ReadingJudge, labelled_stub_clips
 
 
@@ -91,3 +100,45 @@ def test_swap_partners_differ_in_character_and_motion():
     assert np.all(data["static"][partners, 0] != data["static"][:, 0])
     assert np.all(data["dynamic"][partners, 0, 0] != data["dynamic"][:, 0, 0])
     np.testing.assert_array_equal(partners, swap_partners(data["static"], data["dynamic"], seed=3))
+
+
+_PAIR_HEADS = [{"name": "digit_1", "classes": 10, "factor": "static", "column": 0, "per_frame": False},
+               {"name": "digit_2", "classes": 10, "factor": "static", "column": 1, "per_frame": False},
+               {"name": "ink", "classes": 3, "factor": "static", "column": 2, "per_frame": False}]
+_DIGITS = [["digit_1", "digit_2"]]
+
+
+def _reading(classes, k: int) -> np.ndarray:
+    return np.eye(k)[np.asarray(classes)] * 0.9 + 0.1 / k
+
+
+def test_a_set_of_labels_is_read_in_either_order():
+    labels = {"digit_1": np.array([3, 3, 3, 4]), "digit_2": np.array([7, 7, 7, 4]), "ink": np.array([0, 0, 1, 2])}
+    read = {"digit_1": _reading([7, 3, 7, 4], 10), "digit_2": _reading([3, 7, 7, 4], 10), "ink": _reading([1, 0, 1, 2], 3)}
+    aligned = align_sets(read, labels, _DIGITS)
+    # row 0: the pair read swapped (right once aligned), row 1: in order, row 2: 7 twice (not the pair {3, 7}), row 3: (4, 4)
+    np.testing.assert_array_equal(appearance_hits(_PAIR_HEADS[:2], aligned, labels), [True, True, False, True])
+    np.testing.assert_array_equal(appearance_hits(_PAIR_HEADS[:2], read, labels), [False, True, False, True])  # unaligned
+    np.testing.assert_array_equal(aligned["ink"], read["ink"])  # heads outside the set are left alone
+    np.testing.assert_array_equal(appearance_hits(_PAIR_HEADS, aligned, labels), [False, True, False, True])
+    np.testing.assert_array_equal(np.argmax(aligned["digit_1"], -1), [3, 3, 7, 4])
+    # per frame: each frame is aligned on its own
+    frames = {"digit_1": np.stack([_reading([1, 2], 10)]), "digit_2": np.stack([_reading([2, 1], 10)])}
+    truth = {"digit_1": np.array([[2, 2]]), "digit_2": np.array([[1, 1]])}
+    per_frame = align_sets(frames, truth, _DIGITS)
+    np.testing.assert_array_equal(np.argmax(per_frame["digit_1"], -1), [[2, 2]])
+    np.testing.assert_array_equal(np.argmax(per_frame["digit_2"], -1), [[1, 1]])
+
+
+def test_swap_partners_of_a_set_label_differ_as_sets():
+    static = np.array([[3, 7], [7, 3], [1, 2]])
+    dynamic = np.array([[[0]], [[1]], [[2]]])
+    partners = swap_partners(set_sorted(static, _PAIR_HEADS[:2], _DIGITS), dynamic, seed=0)
+    # (3, 7) and (7, 3) are the same character: each one's only partner is (1, 2)
+    assert partners[0] == 2 and partners[1] == 2
+    np.testing.assert_array_equal(set_sorted(static, _PAIR_HEADS[:2], _DIGITS), [[3, 7], [3, 7], [1, 2]])
+
+
+def test_protocol_b_reports_every_static_label_at_once(clips):
+    result = evaluate_protocols(DisentangledStub(), ReadingJudge(), clips, repeats=2, seed=0, batch_size=5)
+    assert result["b_all"]["acc"]["values"] == [1.0, 1.0]

@@ -1,21 +1,29 @@
-"""The Sprites results table: judge accuracy, then Acc / IS / H(y|x) / H(y) per variant next to the paper.
+"""A dataset's results table: judge accuracy, then Acc / IS / H(y|x) / H(y) per variant next to the paper.
 
 Rows are the model variants (full, baseline, baseline-sv), the ablations of full at the same budget
 (full-no-scc, full-no-dfp, full-no-mi: that term's weight set to 0) and one option beyond the paper
 (full-adversary: full with ``--static-adversary-weight 1``). For each row it trains
-``runs/<preset>-<row>`` with ``python -m s3vae_tf.train`` unless the run is
+``runs/<preset>-<row>`` (Sprites) or ``runs/<dataset>-<preset>-<row>`` with ``python -m s3vae_tf.train`` unless the run is
 complete, evaluates it with ``python -m s3vae_tf.evaluate`` unless ``evaluation.json`` is newer than the
 last checkpoint, and collects what they wrote; the judge must exist (``python -m s3vae_tf.judge``).
 
-    python benchmarks/sprites_evaluation.py --data-dir /tmp/s3data --preset cpu
-    python benchmarks/sprites_evaluation.py --data-dir /tmp/s3data --preset cpu --variants full baseline baseline-sv
-    python benchmarks/sprites_evaluation.py --data-dir /tmp/s3data --preset quick
-    python benchmarks/sprites_evaluation.py --data-dir /tmp/s3data --preset quick --variants full --mixed-precision bfloat16
+    python benchmarks/evaluation.py --data-dir /tmp/s3data --preset cpu
+    python benchmarks/evaluation.py --data-dir /tmp/s3data --preset cpu --variants full baseline baseline-sv
+    python benchmarks/evaluation.py --data-dir /tmp/s3data --preset quick --variants full --mixed-precision bfloat16
+    python benchmarks/evaluation.py --dataset smmnist --data-dir /tmp/s3data --variants full baseline baseline-sv \
+        --train-flags "--mnist-dir ../shared/data/mnist --mnist-train-images ../shared/data/mnist/train-images-idx3-ubyte.approx.gz"
+    python benchmarks/evaluation.py --dataset dsprites --data-dir /tmp/s3data --variants full
+
+Each dataset's headline (the paper's Table 1 column) is the protocol the original scores it with
+(:data:`HEADLINE`): Sprites' action under protocol A; SMMNIST's digit pair under protocol B (Acc: both digits
+read, in either order; IS, H(y|x), H(y): the mean over the two digit heads); dSprites has no Table 1 column and
+reports protocol A per dynamic head.
 
 Training time is read from the run directory: from ``config.json`` (written when training starts, after
 the data is loaded) to the last checkpoint, so a run trained earlier is timed the same way as one trained
-here. Results go to ``benchmarks/results/sprites_evaluation_<preset>.json`` (``..._<preset>_<precision>.json`` and
-run directories ``runs/<preset>-<variant>-<precision>`` with ``--mixed-precision``).
+here. Results go to ``benchmarks/results/<name>_evaluation_<preset>.json`` (name: ``sprites``, ``smmnist``,
+``dsprites``; ``..._<preset>_<precision>.json`` and run directories ``...-<variant>-<precision>`` with
+``--mixed-precision``).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -52,8 +61,17 @@ ROWS = {
 VARIANTS = tuple(ROWS)
 ACTIONS, DIRECTIONS = ("walk", "spellcast", "slash"), ("front", "left", "right")  # class = 3 * action + direction
 
-# Zhu et al., CVPR 2020, Table 1, Sprites, full model: quoted for comparison, never measured here.
-PAPER_FULL_MODEL = {"acc": 0.9949, "is": 8.637, "h_yx": 0.041, "h_y": 2.197}
+# Zhu et al., CVPR 2020, Table 1: quoted for comparison, never measured here.
+PAPER = {
+    "sprite": {"full": {"acc": 0.9949, "is": 8.637, "h_yx": 0.041, "h_y": 2.197}},
+    "smmnist": {"full": {"acc": 0.9509, "is": 7.072, "h_yx": 0.150, "h_y": 2.106},
+                "baseline": {"acc": 0.9012, "is": 6.543, "h_yx": 0.167, "h_y": 2.052}},
+    "dsprites": {},
+}
+# Dataset -> (protocol, heads) of its Table 1 column: Acc of every head at once, IS / H(y|x) / H(y) their mean.
+HEADLINE = {"sprite": ("a", ("action",)), "smmnist": ("b", ("digit_1", "digit_2")), "dsprites": ("a", ("direction", "rotation"))}
+RESULT_NAME = {"sprite": "sprites"}
+METRICS = ("acc", "is", "h_yx", "h_y")
 
 
 def run(command: list[str]) -> None:
@@ -89,7 +107,9 @@ def hardware() -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default="sprite", choices=tuple(HEADLINE))
     parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--train-flags", default="", help="more flags for python -m s3vae_tf.train (e.g. the MNIST files)")
     parser.add_argument("--preset", default="cpu", choices=("cpu", "quick", "paper"))
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--runs", default="runs", help="parent of the run directories")
@@ -98,26 +118,26 @@ def main() -> int:
     parser.add_argument("--mixed-precision", default="off", choices=("off", "bfloat16", "float16"))
     args = parser.parse_args()
 
-    judge_report = Path(args.data_dir) / "judges" / "sprite.json"
+    judge_report = Path(args.data_dir) / "judges" / f"{args.dataset}.json"
     if not judge_report.exists():
-        sys.exit(f"no judge report {judge_report}: run python -m s3vae_tf.judge --dataset sprite --data-dir {args.data_dir}")
+        sys.exit(f"no judge report {judge_report}: run python -m s3vae_tf.judge --dataset {args.dataset} --data-dir {args.data_dir}")
     python = sys.executable
     rows = {}
     for row in args.variants:
         variant, extra = ROWS[row]
         suffix = "" if args.mixed_precision == "off" else f"-{args.mixed_precision}"
-        run_dir = Path(args.runs) / f"{args.preset}-{row}{suffix}"
+        prefix = "" if args.dataset == "sprite" else f"{args.dataset}-"
+        run_dir = Path(args.runs) / f"{prefix}{args.preset}-{row}{suffix}"
         if not complete(run_dir):
-            run([python, "-m", "s3vae_tf.train", "--dataset", "sprite", "--preset", args.preset, "--variant", variant,
+            run([python, "-m", "s3vae_tf.train", "--dataset", args.dataset, "--preset", args.preset, "--variant", variant,
                  "--mixed-precision", args.mixed_precision, "--data-dir", args.data_dir, "--run-dir", str(run_dir),
-                 "--verbose", "2", *extra])
+                 "--verbose", "2", *shlex.split(args.train_flags), *extra])
         evaluation = run_dir / "evaluation.json"
         last_checkpoint = (run_dir / "checkpoints" / "checkpoint").stat().st_mtime
         if not evaluation.exists() or evaluation.stat().st_mtime < last_checkpoint:
             run([python, "-m", "s3vae_tf.evaluate", "--run", str(run_dir), "--data-dir", args.data_dir, "--repeats", str(args.repeats)])
         result = json.loads(evaluation.read_text())
         config = json.loads((run_dir / "config.json").read_text())
-        confusion = np.asarray(result["confusion"]["action"]["a"])
         rows[row] = {
             "run": str(run_dir),
             "variant": variant,
@@ -127,12 +147,13 @@ def main() -> int:
             "batch_size": config["train"]["batch_size"],
             "train_seconds": round(training_seconds(run_dir), 1),
             "evaluation_seconds": result["seconds"],
-            "protocol_a": {k: {m: v[m] for m in ("acc", "is", "h_yx", "h_y")} for k, v in result["a"].items()},
+            "headline": headline(result, args.dataset),
+            "protocol_a": {k: {m: v[m] for m in METRICS} for k, v in result["a"].items()},
             "protocol_b": {k: v["acc"] for k, v in result["b"].items()},
+            "protocol_b_all": result.get("b_all", {}).get("acc"),
+            "protocol_b_metrics": {k: {m: v[m] for m in METRICS} for k, v in result["b"].items()},
             "reconstruction_acc": {k: v["acc"] for k, v in result["reconstruction"].items()},
-            "protocol_a_split": split_accuracy(confusion),
-            "protocol_a_confusion": confusion.tolist(),
-            "swap_split": split_accuracy(np.asarray(result["confusion"]["action"]["swap"])) if "swap" in result["confusion"]["action"] else None,
+            **sprite_splits(result, args.dataset),
             "swap": {k: result["swap"][k] for k in ("motion", "appearance", "both", "heads", "pairs")},
             "train_minutes_logged": logged_minutes(run_dir),
             "scc_active_last_epoch": last_epoch_value(run_dir, "scc_active"),
@@ -140,21 +161,24 @@ def main() -> int:
             "test_clips": result["test_clips"],
         }
     judge = json.loads(judge_report.read_text())
-    real = json.loads(evaluation.read_text())["real"]["action"]
+    real = json.loads(evaluation.read_text())["real"]
+    protocol, heads = HEADLINE[args.dataset]
     out = {
         "date": datetime.date.today().isoformat(),
+        "dataset": args.dataset,
+        "headline": {"protocol": protocol, "heads": list(heads)},
         "preset": args.preset,
         "mixed_precision": args.mixed_precision,
         "hardware": hardware(),
         "note": args.note,
         "judge": {"test_accuracy": judge["test_accuracy"], "train_seconds": judge["train_seconds"], "settings": judge["settings"],
-                  "real_action": {m: real[m] for m in ("acc", "is", "h_yx", "h_y")}},
-        "paper_full_model": PAPER_FULL_MODEL,
+                  "real": {head: {m: real[head][m] for m in METRICS} for head in real}},
+        "paper": PAPER[args.dataset],
         "variants": rows,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.mixed_precision == "off" else f"_{args.mixed_precision}"
-    path = RESULTS / f"sprites_evaluation_{args.preset}{suffix}.json"
+    path = RESULTS / f"{RESULT_NAME.get(args.dataset, args.dataset)}_evaluation_{args.preset}{suffix}.json"
     if path.exists():  # rows measured by an earlier invocation (other --variants) stay, in the table's order
         earlier = json.loads(path.read_text()).get("variants", {})
         merged = {**earlier, **rows}
@@ -164,6 +188,29 @@ def main() -> int:
     print(markdown(out))
     print(f"wrote {path}")
     return 0
+
+
+def headline(result: dict, dataset: str) -> dict[str, float]:
+    """The dataset's Table 1 numbers (means over repeats): IS, H(y|x), H(y) averaged over the headline heads;
+    Acc of protocol B is every static label at once (SMMNIST: the digit pair, in either order), of protocol A
+    the mean over the heads (one head on Sprites)."""
+    protocol, heads = HEADLINE[dataset]
+    out = {m: float(np.mean([result[protocol][h][m]["mean"] for h in heads])) for m in METRICS}
+    if protocol == "b" and "b_all" in result:
+        out["acc"] = result["b_all"]["acc"]["mean"]
+        out["acc_std"] = result["b_all"]["acc"]["std"]
+    elif len(heads) == 1:
+        out["acc_std"] = result[protocol][heads[0]]["acc"]["std"]
+    return out
+
+
+def sprite_splits(result: dict, dataset: str) -> dict:
+    """Sprites' action class is 3 actions x 3 facing directions: protocol A's and the swaps' accuracy on each part."""
+    if dataset != "sprite":
+        return {}
+    confusion = result["confusion"]["action"]
+    return {"protocol_a_split": split_accuracy(np.asarray(confusion["a"])), "protocol_a_confusion": confusion["a"],
+            "swap_split": split_accuracy(np.asarray(confusion["swap"])) if "swap" in confusion else None}
 
 
 def split_accuracy(confusion: np.ndarray) -> dict[str, float]:
@@ -197,33 +244,53 @@ def _cell(metric: str, value: dict | float | None) -> str:
     return f"{100 * value:.2f}%" if metric == "acc" else f"{value:.3f}"
 
 
+TITLES = {"sprite": "Sprites, protocol A (action)", "smmnist": "SMMNIST, protocol B (the two digits)",
+          "dsprites": "dSprites, protocol A (direction, rotation: mean)"}
+
+
+def _row_headline(row: dict, dataset: str) -> dict:
+    """A row's Table 1 cells; rows measured before the headline was recorded read protocol A's action."""
+    if "headline" in row:
+        h = row["headline"]
+        return {m: ({"mean": h[m], "std": h["acc_std"]} if m == "acc" and "acc_std" in h else h[m]) for m in METRICS}
+    return row["protocol_a"][HEADLINE[dataset][1][0]]
+
+
 def markdown(out: dict) -> str:
+    """README's table for the dataset of ``out``: the Table 1 columns, then the per-head accuracies."""
+    dataset = out.get("dataset", "sprite")
+    protocol, heads = HEADLINE[dataset]
+    first = next(iter(out["variants"].values()), None)
+    dynamic = list(first["protocol_a"]) if first else []
+    static = list(first["protocol_b"]) if first else []
+    a_title = "A: action type / direction" if dataset == "sprite" else f"protocol A: {' / '.join(dynamic)} Acc"
     lines = [
-        "| Sprites, protocol A (action) | Acc | IS | H(y\\|x) | H(y) | A: action type / direction | "
-        "protocol B: skin / pants / top / hair Acc | swap: motion / appearance / both | trained |",
+        f"| {TITLES[dataset]} | Acc | IS | H(y\\|x) | H(y) | {a_title} | protocol B: {' / '.join(static)} Acc | "
+        "swap: motion / appearance / both | trained |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    real = out["judge"].get("real_action")
+    real = out["judge"].get("real") or ({"action": out["judge"]["real_action"]} if "real_action" in out["judge"] else None)
     if real:
-        lines.append("| real test clips (the judge) | " + " | ".join(_cell(m, real[m]) for m in ("acc", "is", "h_yx", "h_y"))
-                     + " | — | — | — | — |")
+        cells = {m: float(np.mean([real[h][m] for h in heads])) for m in METRICS}
+        lines.append("| real test clips (the judge) | " + " | ".join(_cell(m, cells[m]) for m in METRICS) + " | — | — | — | — |")
     for name, row in out["variants"].items():
-        a = row["protocol_a"]["action"]
-        b = " / ".join(f"{100 * row['protocol_b'][h]['mean']:.1f}" for h in ("skin", "pants", "top", "hair"))
+        cells = _row_headline(row, dataset)
+        b = " / ".join(f"{100 * row['protocol_b'][h]['mean']:.1f}" for h in static) + "%"
         split = row.get("protocol_a_split")
-        split_text = f"{100 * split['action_type']:.1f} / {100 * split['direction']:.1f}%" if split else "—"
+        if dataset == "sprite":
+            a_text = f"{100 * split['action_type']:.1f} / {100 * split['direction']:.1f}%" if split else "—"
+        else:
+            a_text = " / ".join(f"{100 * row['protocol_a'][h]['acc']['mean']:.1f}" for h in dynamic) + "%"
         swap, swap_split = row.get("swap"), row.get("swap_split")
         swap_text = " / ".join(f"{100 * swap[k]:.1f}" for k in ("motion", "appearance", "both")) + "%" if swap else "—"
         if swap_split:
             swap_text += f" (direction {100 * swap_split['direction']:.1f}%)"
         minutes = row.get("train_minutes_logged") or row["train_seconds"] / 60
-        lines.append(
-            f"| {name} (measured, {out['preset']} preset, {row['steps']} steps) | "
-            + " | ".join(_cell(m, a[m]) for m in ("acc", "is", "h_yx", "h_y"))
-            + f" | {split_text} | {b}% | {swap_text} | {minutes:.1f} min |"
-        )
-    paper = out["paper_full_model"]
-    lines.append("| full (paper, Table 1) | " + " | ".join(_cell(m, paper[m]) for m in ("acc", "is", "h_yx", "h_y")) + " | — | — | — | — |")
+        lines.append(f"| {name} (measured, {out['preset']} preset, {row['steps']} steps) | "
+                     + " | ".join(_cell(m, cells[m]) for m in METRICS) + f" | {a_text} | {b} | {swap_text} | {minutes:.1f} min |")
+    paper = out.get("paper", {"full": out.get("paper_full_model")} if out.get("paper_full_model") else {})
+    for variant, numbers in paper.items():
+        lines.append(f"| {variant} (paper, Table 1) | " + " | ".join(_cell(m, numbers[m]) for m in METRICS) + " | — | — | — | — |")
     return "\n".join(lines)
 
 
