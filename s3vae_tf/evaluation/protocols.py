@@ -98,8 +98,8 @@ def evaluate_protocols(model, judge, clips: LabelledClips, repeats: int = 5, see
 
     The judge's readings of set-valued heads (``judge.label_sets``: SMMNIST's two digits) are aligned to the
     labels they are scored against first (:func:`~s3vae_tf.evaluation.judge.align_sets`), so reading a
-    pair in either order is right. ``b_all``: protocol B's accuracy on every static head at once. Also: ``confusion`` (per dynamic head, [true, predicted] counts: protocol A's summed over the repeats,
-    the judge's on the real clips, and the swaps' against the motion clip's label) and ``swap`` (:func:`swap_scores` on pairs from :func:`swap_partners`).
+    pair in either order is right. ``b_all``: protocol B's accuracy on every static head at once. Also:
+    ``confusion`` (per dynamic head, [true, predicted] counts: protocol A's summed over the repeats, the judge's on the real clips, and the swaps' against the motion clip's label) and ``swap`` (:func:`swap_scores` on pairs from :func:`swap_partners`).
 
     Returns ``{"real": {head: metrics}, "reconstruction": {head: metrics}, "a": {head: summary},
     "b": {head: summary}, "b_all": summary, "confusion": ..., "swap": ...}`` where a summary maps each of acc / is / h_yx / h_y
