@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -48,23 +48,23 @@ class DatasetSpec:
     def appearance_rows(self, static: np.ndarray) -> np.ndarray:
         """Static labels (N, S) with the columns of each static set of :attr:`label_sets` sorted within each row:
         equal rows mean the same appearance (a same-character partner, a supervised static target)."""
-        columns = {name: i for i, (name, _) in enumerate(self.static_heads)}
-        for group in self.label_sets:
-            if all(name in columns for name in group):
-                static = sort_columns(static, [columns[name] for name in group])
-        return np.array(static, copy=True)
+        return sort_sets(static, [name for name, _ in self.static_heads], self.label_sets)
 
     @property
     def value_range(self) -> tuple[float, float]:
         return 0.0, 255.0 / self.pixel_scale
 
 
-def sort_columns(labels: np.ndarray, columns: list[int]) -> np.ndarray:
-    """A copy of ``labels`` (N, S) with ``columns`` sorted within each row (a set of labels in one order)."""
-    labels = np.array(labels, copy=True)
-    if columns:
-        labels[:, columns] = np.sort(labels[:, columns], axis=1)
-    return labels
+def sort_sets(static: np.ndarray, names: Sequence[str], label_sets: Sequence[Sequence[str]]) -> np.ndarray:
+    """A copy of ``static`` (N, S), whose column i holds the labels of head ``names[i]``, with the columns of each
+    set of ``label_sets`` made only of these heads sorted within each row (a set of labels in one order)."""
+    static = np.array(static, copy=True)
+    column = {name: i for i, name in enumerate(names)}
+    for group in label_sets:
+        if all(name in column for name in group):
+            members = [column[name] for name in group]
+            static[:, members] = np.sort(static[:, members], axis=1)
+    return static
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}

@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from s3vae_tf.data.registry import sort_columns
+from s3vae_tf.data.registry import sort_sets
 from s3vae_tf.evaluation.confusion import confusion_counts
 from s3vae_tf.evaluation.judge import align_sets, as_samples, head_labels, judge_sets, predict
 from s3vae_tf.evaluation.metrics import classification_metrics, summarize
@@ -149,11 +149,8 @@ def evaluate_protocols(model, judge, clips: LabelledClips, repeats: int = 5, see
 def set_sorted(static: np.ndarray, heads: Sequence[Mapping], label_sets: Sequence[Sequence[str]]) -> np.ndarray:
     """Static labels (N, S) with the columns of each set of static heads sorted within each row (equal rows:
     the same appearance)."""
-    columns = {h["name"]: h["column"] for h in heads if h["factor"] == "static"}
-    for group in label_sets:
-        if all(name in columns for name in group):
-            static = sort_columns(static, [columns[name] for name in group])
-    return np.asarray(static)
+    names = [h["name"] for h in sorted((h for h in heads if h["factor"] == "static"), key=lambda h: h["column"])]
+    return sort_sets(static, names, label_sets)
 
 
 def swap_partners(static: np.ndarray, dynamic: np.ndarray, seed: int = 0) -> np.ndarray:
