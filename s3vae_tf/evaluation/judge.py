@@ -12,6 +12,9 @@ Heads whose labels form a set (``DatasetSpec.label_sets``: SMMNIST's two digits 
 are trained with the loss of the best assignment of heads to labels and read the same way
 (:func:`align_sets`): a judge is right when it reads the pair, in either order.
 
+Generated clips are blurrier and paler than real ones; a judge trained only on crisp clips misreads them.
+``--blur`` and ``--contrast`` train it on real clips degraded that way too (:class:`ClipAugmentation`).
+
 A trained judge is saved as ``<data root>/judges/<dataset>.keras`` (or ``--out``) with a report
 ``<same name>.json`` holding its test accuracy per head; both are replaced atomically.
 """
@@ -115,6 +118,56 @@ def align_sets(probs: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray]
 
 
 @keras.saving.register_keras_serializable("s3vae_tf")
+class ClipAugmentation(layers.Layer):
+    """Training-only degradation of whole clips, so the judge also reads the soft clips a decoder draws.
+
+    Per clip: a Gaussian blur of sigma drawn from {0, blur/3, 2 blur/3, blur} pixels, then the contrast about
+    the clip's mean pixel scaled by a factor uniform in [1 - contrast, 1]. At inference it is the identity.
+    """
+
+    LEVELS = 4
+
+    def __init__(self, blur: float = 0.0, contrast: float = 0.0, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.blur, self.contrast, self.seed = float(blur), float(contrast), int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def call(self, frames, training: bool = False):
+        if not training:
+            return frames
+        batch = ops.shape(frames)[0]
+        if self.blur > 0:
+            level = keras.random.randint((batch,), 0, self.LEVELS, seed=self.seed_generator)
+            versions = [frames] + [self._blurred(frames, self.blur * k / (self.LEVELS - 1)) for k in range(1, self.LEVELS)]
+            pick = ops.one_hot(level, self.LEVELS, dtype=frames.dtype)  # (B, levels)
+            frames = sum(pick[:, k, None, None, None, None] * versions[k] for k in range(self.LEVELS))
+        if self.contrast > 0:
+            factor = keras.random.uniform((batch, 1, 1, 1, 1), 1.0 - self.contrast, 1.0, seed=self.seed_generator)
+            mean = ops.mean(frames, axis=(1, 2, 3), keepdims=True)
+            frames = mean + factor * (frames - mean)
+        return frames
+
+    @staticmethod
+    def _blurred(frames, sigma: float):
+        """``frames`` (B, T, H, W, C) blurred by a separable Gaussian of ``sigma`` pixels (edges repeated)."""
+        radius = max(1, int(np.ceil(2 * sigma)))
+        taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+        taps = (taps / taps.sum()).astype(np.float32)
+        shape = ops.shape(frames)
+        channels = frames.shape[-1]
+        flat = ops.reshape(frames, (-1, shape[2], shape[3], channels))
+        flat = tf.pad(flat, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="SYMMETRIC")
+        rows = np.tile(taps.reshape(-1, 1, 1, 1), (1, 1, channels, 1))
+        cols = np.tile(taps.reshape(1, -1, 1, 1), (1, 1, channels, 1))
+        flat = tf.nn.depthwise_conv2d(flat, rows, [1, 1, 1, 1], "VALID")
+        flat = tf.nn.depthwise_conv2d(flat, cols, [1, 1, 1, 1], "VALID")
+        return ops.reshape(flat, shape)
+
+    def get_config(self):
+        return {**super().get_config(), "blur": self.blur, "contrast": self.contrast, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable("s3vae_tf")
 class Judge(keras.Model):
     """Frame conv encoder + BiLSTM + one linear head per label: frames (B, T, 64, 64, C) -> logits.
 
@@ -126,16 +179,21 @@ class Judge(keras.Model):
         label_sets: groups of head names whose labels are a set (see :func:`align_sets`).
         frame_pairs: give each frame's encoder the difference image of the move to the next frame too
             (the last frame: of the move into it), for per-frame motion heads.
+        blur, contrast: the training augmentation (:class:`ClipAugmentation`); 0 turns each off.
     """
 
     def __init__(self, heads, dataset: str = "", frames: int = 8, channels: int = 3, filters: int = 16,
-                 conv_dim: int = 128, hidden_dim: int = 128, label_sets=(), frame_pairs: bool = False, **kwargs):
+                 conv_dim: int = 128, hidden_dim: int = 128, label_sets=(), frame_pairs: bool = False,
+                 blur: float = 0.0, contrast: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.heads = [dict(h) for h in heads]
         self.dataset, self.frames, self.channels = dataset, int(frames), int(channels)
         self.filters, self.conv_dim, self.hidden_dim = int(filters), int(conv_dim), int(hidden_dim)
         self.label_sets = [list(group) for group in label_sets]
         self.frame_pairs = bool(frame_pairs)
+        self.blur, self.contrast = float(blur), float(contrast)
+        # Only a judge trained with augmentation has the layer (its seed state), so judges saved without it load.
+        self.augmentation = ClipAugmentation(blur, contrast, name="augmentation") if blur > 0 or contrast > 0 else None
         self.encoder = FrameEncoder(self.filters, self.conv_dim, synchronized_bn=False, name="encoder")
         self.rnn = layers.Bidirectional(layers.LSTM(self.hidden_dim, return_sequences=True), name="bilstm")
         self.head_layers = [layers.Dense(h["classes"], name=f"head_{h['name']}") for h in self.heads]
@@ -151,6 +209,8 @@ class Judge(keras.Model):
 
     def call(self, frames, training: bool = False):
         """{head name: logits}: (B, K) for clip-level heads, (B, T, K) for per-frame heads."""
+        if self.augmentation is not None:
+            frames = self.augmentation(frames, training=training)
         if self.frame_pairs:
             moves = frames[:, 1:] - frames[:, :-1]
             frames = ops.concatenate([frames, ops.concatenate([moves, moves[:, -1:]], axis=1)], axis=-1)
@@ -228,13 +288,16 @@ class Judge(keras.Model):
             "hidden_dim": self.hidden_dim,
             "label_sets": self.label_sets,
             "frame_pairs": self.frame_pairs,
+            "blur": self.blur,
+            "contrast": self.contrast,
         }
 
 
-def build_judge(spec, heads: Sequence[Mapping], filters: int = 16, conv_dim: int = 128, hidden_dim: int = 128):
+def build_judge(spec, heads: Sequence[Mapping], filters: int = 16, conv_dim: int = 128, hidden_dim: int = 128,
+                blur: float = 0.0, contrast: float = 0.0):
     """A judge for ``spec`` with every weight created; it sees frame pairs when some head reads each frame."""
     judge = Judge(heads, spec.name, spec.frames, spec.channels, filters, conv_dim, hidden_dim, label_sets=spec.label_sets,
-                  frame_pairs=any(h["per_frame"] for h in heads), name="judge")
+                  frame_pairs=any(h["per_frame"] for h in heads), blur=blur, contrast=contrast, name="judge")
     judge.build()
     return judge
 
@@ -279,6 +342,8 @@ class JudgeSettings:
     hidden_dim: int = 128
     seed: int = 0
     steps_per_epoch: int = 0  # 0 = one pass over the training clips
+    blur: float = 0.0  # training augmentation: largest Gaussian blur sigma in pixels (0 = none)
+    contrast: float = 0.0  # training augmentation: largest contrast reduction, in [0, 1) (0 = none)
 
     def validate(self) -> None:
         for name in ("epochs", "batch_size", "filters", "conv_dim", "hidden_dim"):
@@ -288,6 +353,10 @@ class JudgeSettings:
             raise UsageError("--steps-per-epoch must not be negative")
         if not self.learning_rate > 0:
             raise UsageError("--learning-rate must be positive")
+        if not 0 <= self.blur <= 8:
+            raise UsageError("--blur must be between 0 and 8 pixels")
+        if not 0 <= self.contrast < 1:
+            raise UsageError("--contrast must be at least 0 and below 1")
 
 
 def train_judge(spec, splits: Mapping[str, Mapping[str, np.ndarray]], settings: JudgeSettings, verbose: int = 1):
@@ -300,7 +369,7 @@ def train_judge(spec, splits: Mapping[str, Mapping[str, np.ndarray]], settings: 
     steps = settings.steps_per_epoch or source.size // settings.batch_size
     keras.utils.set_random_seed(settings.seed)
     heads = label_heads(spec, train["dynamic"])
-    judge = build_judge(spec, heads, settings.filters, settings.conv_dim, settings.hidden_dim)
+    judge = build_judge(spec, heads, settings.filters, settings.conv_dim, settings.hidden_dim, settings.blur, settings.contrast)
     schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=settings.epochs * steps)
     judge.compile(optimizer=keras.optimizers.Adam(schedule))
     dataset = training_dataset(source, settings.batch_size, steps, 0, settings.epochs, settings.seed)

@@ -10,6 +10,7 @@ import pytest
 from s3vae_tf.data import registry
 from s3vae_tf.errors import UsageError
 from s3vae_tf.evaluation.judge import (
+    ClipAugmentation,
     JudgeSettings,
     as_samples,
     build_judge,
@@ -146,3 +147,39 @@ def test_a_set_of_heads_is_trained_on_its_best_assignment_and_saved_with_its_set
     # Sprites has no sets and no per-frame head: its judge is the plain one
     sprite = build_judge(registry.get("sprite"), label_heads(registry.get("sprite"), np.zeros((1, 8, 1))), **TINY_JUDGE)
     assert sprite.label_sets == [] and not sprite.frame_pairs
+
+
+def test_augmentation_blurs_and_pales_clips_in_training_only():
+    rng = np.random.default_rng(1)
+    frames = np.zeros((6, 3, 64, 64, 1), np.float32)
+    frames[:, :, 30:34, 30:34] = 1.0  # a bright square on black
+    frames[:, :, :, :, :] += rng.random((6, 1, 1, 1, 1)).astype(np.float32) * 0.1  # per-clip background
+    augment = ClipAugmentation(blur=3.0, contrast=0.5, seed=0)
+    np.testing.assert_array_equal(np.asarray(augment(frames, training=False)), frames)
+    out = np.asarray(augment(frames, training=True))
+    assert out.shape == frames.shape
+    # the contrast is scaled about each clip's mean, so the means stay where they were
+    np.testing.assert_allclose(out.mean(axis=(1, 2, 3, 4)), frames.mean(axis=(1, 2, 3, 4)), atol=1e-4)
+    spread = out.std(axis=(1, 2, 3, 4)) / frames.std(axis=(1, 2, 3, 4))
+    assert np.all(spread <= 1 + 1e-5) and spread.min() < 0.9  # never sharper; some clips clearly softer
+    # a blur only spreads the square: its peak falls and its neighbourhood lights up, its mass is kept
+    blurred = np.asarray(ClipAugmentation._blurred(frames[:1], 2.0))
+    assert blurred[0, 0, 31, 31, 0] < frames[0, 0, 31, 31, 0] and blurred[0, 0, 28, 28, 0] > frames[0, 0, 28, 28, 0]
+    np.testing.assert_allclose(blurred.sum(), frames[:1].sum(), rtol=1e-4)
+
+
+def test_a_judge_saves_its_augmentation_and_one_without_has_none(tmp_path):
+    from s3vae_tf.evaluation.judge import save_judge
+
+    spec = registry.get("sprite")
+    heads = label_heads(spec, np.zeros((1, 8, 1)))
+    plain = build_judge(spec, heads, **TINY_JUDGE)
+    assert plain.augmentation is None and plain.get_config()["blur"] == 0.0
+    judge = build_judge(spec, heads, **TINY_JUDGE, blur=1.5, contrast=0.3)
+    save_judge(judge, {"dataset": "sprite"}, tmp_path / "judge.keras")
+    loaded, _ = load_judge(tmp_path / "judge.keras")
+    assert (loaded.augmentation.blur, loaded.augmentation.contrast) == (1.5, 0.3)
+    frames = np.random.default_rng(0).random((2, 8, 64, 64, 3)).astype(np.float32)
+    np.testing.assert_allclose(predict(loaded, frames)["action"], predict(judge, frames)["action"], rtol=1e-5, atol=1e-6)
+    with pytest.raises(UsageError, match="--contrast"):
+        JudgeSettings(contrast=1.0).validate()
