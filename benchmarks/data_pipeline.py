@@ -91,7 +91,7 @@ def model_rate(spec, source, batch: int, steps: int) -> dict:
 
     from s3vae_tf.config import RunConfig
     from s3vae_tf.data.pipeline import training_dataset
-    from s3vae_tf.training.run import build_model
+    from s3vae_tf.run_directory import build_model
 
     config = RunConfig(dataset=spec.name)
     config.train.batch_size = batch

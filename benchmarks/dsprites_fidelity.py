@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     import numpy as np
     from PIL import Image, ImageSequence
 
-    from s3vae_tf.data import dsprites
+    from s3vae_tf.data.datasets import dsprites
     from s3vae_tf.io import atomic_write_text
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -39,7 +39,7 @@ def make_paper_run(run_dir: Path) -> None:
     """A run directory holding the paper's Sprites model, freshly initialised, as checkpoint 0."""
     from s3vae_tf.config import RunConfig
     from s3vae_tf.data import registry
-    from s3vae_tf.training.run import CONFIG, CHECKPOINTS, RunCheckpoint, build_model
+    from s3vae_tf.run_directory import CHECKPOINTS, CONFIG, RunCheckpoint, build_model
 
     config = RunConfig()  # the paper preset
     run_dir.mkdir(parents=True)
@@ -67,7 +67,7 @@ def _callables(runtime: str, run_dir: Path, export_dir: Path, meta: dict, thread
 
         ta, tb = tf.constant(a), tf.constant(b)
         if runtime == "tf_eager":
-            from s3vae_tf.training.run import load_trained
+            from s3vae_tf.run_directory import load_trained
 
             model = load_trained(run_dir)[2]
             return {"swap": lambda: model.swap(ta, tb)[0].numpy(), "encode": lambda: model.encode(ta)["f_mean"].numpy()}

@@ -52,7 +52,7 @@ def paper_export(tmp: Path) -> Path:
     from export.exporter import ExportRequest, export_run
     from s3vae_tf.config import RunConfig
     from s3vae_tf.data import registry
-    from s3vae_tf.training.run import CHECKPOINTS, CONFIG, RunCheckpoint, build_model
+    from s3vae_tf.run_directory import CHECKPOINTS, CONFIG, RunCheckpoint, build_model
 
     config = RunConfig()  # the paper preset
     run_dir = tmp / "run"

@@ -125,7 +125,7 @@ def worker(spec: dict) -> dict:
 
     from s3vae_tf.data import registry
     from s3vae_tf.data.pipeline import ClipSource, training_dataset
-    from s3vae_tf.training.run import build_model
+    from s3vae_tf.run_directory import build_model
 
     policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[spec.get("precision", "off")]
     keras.mixed_precision.set_global_policy(policy)

@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
+from export.exporter import FORMATS, ExportRequest, export_run, parse_formats
 from s3vae_tf import cli
 from s3vae_tf.errors import UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from export.exporter import FORMATS
 
     parser = cli.ArgumentParser(
         prog="export",
@@ -31,7 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from export.exporter import ExportRequest, export_run, parse_formats
 
     args = build_parser().parse_args(argv)
     if args.samples < 0:

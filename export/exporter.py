@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
+from importlib import metadata as dist
 from pathlib import Path
 from typing import Any, Callable
 
-from export import layout, metadata
+from export import layout, metadata, samples
 from s3vae_tf.config import RunConfig
 from s3vae_tf.data import registry
 from s3vae_tf.data.registry import DatasetSpec
@@ -113,7 +114,6 @@ def _load_samples(config: RunConfig, count: int) -> dict | None:
 
 
 def _versions() -> dict[str, str]:
-    from importlib import metadata as dist
 
     out = {}
     for package in ("s3vae-tf", "tensorflow", "keras", "tf2onnx", "onnx"):
@@ -173,8 +173,10 @@ def export_run(request: ExportRequest, log: Callable[[str], None] = print) -> di
     test_split = _load_samples(config, request.samples)
 
     log(f"loading {run_dir} ({prefix.name})")
+    # TensorFlow loads only now, once the input is valid: its start-up log reaches stderr whatever the log level, so
+    # bad input must fail before it (one line, see s3vae_tf.cli)
     from export import signatures
-    from s3vae_tf.training.run import load_trained
+    from s3vae_tf.run_directory import load_trained
 
     _, _, model, epoch = load_trained(run_dir, unroll=True)
     module = signatures.ExportModule(model, spec.pixel_scale)
@@ -232,7 +234,7 @@ def export_run(request: ExportRequest, log: Callable[[str], None] = print) -> di
 
 def _write_formats(module, request: ExportRequest, stage: Path, log: Callable[[str], None]) -> tuple[dict[str, str], dict[str, Any]]:
     """Write each requested format into ``stage``: (format -> relative directory, metadata ``paths``)."""
-    from export import onnx_export, savedmodel, signatures, tflite_export
+    from export import onnx_export, savedmodel, signatures, tflite_export  # TensorFlow: see export_run
 
     written: dict[str, str] = {}
     paths: dict[str, Any] = {}
@@ -263,7 +265,6 @@ def _write_formats(module, request: ExportRequest, stage: Path, log: Callable[[s
 
 
 def _write_samples(test_split: dict, count: int, labels: dict, stage: Path) -> list[dict]:
-    from export import samples
 
     (stage / "samples").mkdir()
     indices = samples.pick(count, len(test_split["frames"]))

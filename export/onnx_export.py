@@ -28,6 +28,7 @@ def _declare_shape(value: onnx.ValueInfoProto, shape: tf.TensorShape) -> None:
 
 def convert(function: tf.types.experimental.PolymorphicFunction, name: str, path: Path, doc: str = "") -> onnx.ModelProto:
     """Convert one endpoint, name its batch dimension, check it (``full_check``) and write it to ``path``."""
+    # lazy: tf2onnx comes with the optional 'export' extra
     import tf2onnx
 
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from s3vae_tf.grids import exact_gif_bytes
 from s3vae_tf.io import atomic_write_bytes
+from s3vae_tf.pictures.grids import exact_gif_bytes
 
 FRAME_MS = 150
 
@@ -27,7 +28,6 @@ def pick(count: int, available: int) -> list[int]:
 
 def clip_gif_bytes(clip: np.ndarray, frame_ms: int = FRAME_MS) -> bytes:
     """uint8 (T, H, W, C) -> a looping GIF that decodes back to the same frames (grey becomes RGB)."""
-    from PIL import Image
 
     clip = np.asarray(clip, np.uint8)
     if clip.shape[-1] == 1:

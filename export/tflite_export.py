@@ -49,6 +49,7 @@ def convert(function: tf.types.experimental.PolymorphicFunction, name: str, path
 
 def model_ops(flatbuffer: bytes) -> set[str]:
     """Names of the ops in a .tflite model, as LiteRT resolves them (no delegate applied)."""
+    # lazy: LiteRT comes with the optional 'export' extra
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interpreter = Interpreter(model_content=flatbuffer, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)

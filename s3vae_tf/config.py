@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from s3vae_tf.errors import UsageError
+from s3vae_tf.io import atomic_write_text
 
 VARIANTS = ("full", "baseline", "baseline-sv")
 PRESETS = ("paper", "quick", "cpu")
@@ -223,7 +224,6 @@ class RunConfig:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically: a crash never leaves a half-written config."""
-        from s3vae_tf.io import atomic_write_text
 
         atomic_write_text(Path(path), self.to_json() + "\n")
 

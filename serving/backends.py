@@ -114,6 +114,7 @@ class SavedModelBackend(Backend):
         if not (self.path / "saved_model.pb").is_file():
             raise ExportError(f"{self.path} holds no saved_model.pb (export {self.export_dir} again)")
         _verify(self.export_dir, relative, self.metadata.get("files", {}))
+        # lazy: only the SavedModel backend needs TensorFlow; the onnx backend runs without it
         import tensorflow as tf
 
         if threads:
@@ -127,6 +128,7 @@ class SavedModelBackend(Backend):
 
     def signature_defs(self) -> dict[str, Any]:
         """The SignatureDefMap read from saved_model.pb itself (what TF Serving reports)."""
+        # lazy: TensorFlow's protos, for the SavedModel backend only
         from google.protobuf import json_format
         from tensorflow.core.protobuf import saved_model_pb2
 

@@ -188,6 +188,7 @@ class RestClient(_Endpoints):
         timeout: float = 60.0,
         http: Any = None,
     ):
+        # lazy: httpx comes with the optional 'serve' extra
         import httpx
 
         if fmt not in ("columnar", "row"):
@@ -313,6 +314,7 @@ class GrpcClient(_Endpoints):
             raise ServingError(exc.code().name, exc.details()) from None
 
     def status(self) -> dict[str, Any]:
+        # lazy: protobuf and the TF Serving protos come with the optional 'grpc' extra
         from google.protobuf import json_format
 
         request = self._pb["status"].GetModelStatusRequest()

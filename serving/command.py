@@ -17,11 +17,13 @@ from typing import Sequence
 
 from s3vae_tf import cli
 from s3vae_tf.errors import UsageError
+from serving import backends
+from serving.backends import BACKENDS
+from serving.limits import Limits
+from serving.onnx_runtime import ExportError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from serving.backends import BACKENDS
-    from serving.limits import Limits
 
     d = Limits()
     parser = cli.ArgumentParser(
@@ -65,7 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def limits_from(args: argparse.Namespace):
-    from serving.limits import Limits
 
     try:
         return Limits(
@@ -129,11 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     sock = bind(args.host, args.port)
     try:
+        # lazy: the server (uvicorn, Starlette) comes with the optional 'serve' extra
         import uvicorn
 
-        from serving import backends
         from serving.app import create_app
-        from serving.onnx_runtime import ExportError
 
         threads = args.threads or max(1, (os.cpu_count() or 1) // limits.concurrency)
         try:

@@ -27,11 +27,12 @@ import numpy as np
 from s3vae_tf import cli
 from s3vae_tf.errors import UsageError
 from s3vae_tf.io import atomic_write_text
+from serving.clip_images import film_strip_png, to_pixels
+from serving.onnx_runtime import ExportError, load_metadata, read_gif
 
 
 def clips(export_dir: Path, meta: dict[str, Any]) -> np.ndarray:
     """Two clips as model inputs: the first two sample GIFs, or uniform random clips (seed 0)."""
-    from serving.onnx_runtime import read_gif
 
     samples = [export_dir / s["file"] for s in meta.get("samples", [])[:2]]
     if len(samples) == 2 and all(path.is_file() for path in samples):
@@ -42,7 +43,6 @@ def clips(export_dir: Path, meta: dict[str, Any]) -> np.ndarray:
 
 def encoded(export_dir: Path, meta: dict[str, Any], pixels: np.ndarray) -> list[str]:
     """The two clips as base64 text: the sample GIFs' bytes when they exist, else PNG film strips of ``pixels``."""
-    from serving.clip_images import film_strip_png, to_pixels
 
     samples = [export_dir / s["file"] for s in meta.get("samples", [])[:2]]
     if len(samples) == 2 and all(path.is_file() for path in samples):
@@ -54,7 +54,6 @@ def encoded(export_dir: Path, meta: dict[str, Any], pixels: np.ndarray) -> list[
 
 def bodies(export_dir: Path) -> dict[str, dict[str, Any]]:
     """File name -> predict request body."""
-    from serving.onnx_runtime import ExportError, load_metadata
 
     try:
         meta = load_metadata(export_dir)

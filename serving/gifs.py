@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from serving.status import invalid_argument
 
@@ -20,7 +21,6 @@ MAX_FRAMES = 512
 
 def decode_upload(data: bytes, frames: int, size: int, channels: int, label: str = "upload") -> tuple[np.ndarray, list[str]]:
     """GIF bytes -> uint8 clip (frames, size, size, channels) and notes on how it was fitted."""
-    from PIL import Image, ImageSequence, UnidentifiedImageError
 
     try:
         image = Image.open(io.BytesIO(data))
@@ -54,7 +54,6 @@ def decode_upload(data: bytes, frames: int, size: int, channels: int, label: str
 
 
 def _fit(frame: np.ndarray, size: int) -> np.ndarray:
-    from PIL import Image
 
     height, width = frame.shape[:2]
     side = min(height, width)

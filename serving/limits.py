@@ -13,7 +13,7 @@
   concurrency bound holds even after timeouts.
 * ``drain_bytes`` / ``drain_s``: once an error is answered before the body was read (404, 400, 413, 408, ...),
   the rest of the body (at most this many bytes, for at most this long) is read and dropped, never kept,
-  before the connection closes (``serving.app.Refusal``): a client still sending would otherwise get a reset
+  before the connection closes (``serving.http.Refusal``): a client still sending would otherwise get a reset
   connection instead of the answer.
 """
 

@@ -26,8 +26,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from serving import clip_images, gifs, rest_format
-from serving.app import read_body
 from serving.backends import Backend
+from serving.http import read_body
 from serving.limits import Gate, Limits
 from serving.status import invalid_argument, not_found
 

@@ -44,9 +44,9 @@ def sprite_data_dir(tmp_path_factory, lpc_dir) -> Path:
     exactly as it would read the full 9000/2664-clip dataset.
     """
     from s3vae_tf.config import DataConfig
-    from s3vae_tf.data import sprites
-    from s3vae_tf.data.cache import source_digests
-    from s3vae_tf.data.preparation import flatten
+    from s3vae_tf.data.datasets import sprites
+    from s3vae_tf.data.storage.cache import source_digests
+    from s3vae_tf.data.storage.preparation import flatten
 
     root = tmp_path_factory.mktemp("data")
     config = DataConfig(data_dir=str(root), lpc_dir=str(lpc_dir))
@@ -93,7 +93,7 @@ def tiny_run_dir(sprite_data_dir, tmp_path_factory) -> Path:
     For tests of everything that reads a run directory (evaluation, export, serving).
     """
     from s3vae_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from s3vae_tf.training.train import train
+    from s3vae_tf.train import train
 
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     config = RunConfig(
@@ -120,7 +120,7 @@ def tiny_export_dir(tiny_run_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_judge_path(sprite_data_dir, tmp_path_factory) -> Path:
-    from s3vae_tf.evaluation.judge import entry
+    from s3vae_tf.judge import entry
     from tests.evaluation.conftest import tiny_judge_flags
 
     out = tmp_path_factory.mktemp("judges") / "sprite.keras"

@@ -24,7 +24,7 @@ from typing import Mapping
 import numpy as np
 import tensorflow as tf
 
-from s3vae_tf.data.cache import ALIGNMENT
+from s3vae_tf.data.storage.cache import ALIGNMENT
 
 _LABEL_KEYS = {
     "static": "static_labels",

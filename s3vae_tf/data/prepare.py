@@ -8,14 +8,13 @@ what the cache holds. Every DataConfig field is a flag (``--data-dir``, ``--mnis
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
-import typing
 from typing import Sequence
 
 from s3vae_tf import cli
 from s3vae_tf.config import DataConfig
+from s3vae_tf.data import registry
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,26 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prepare a dataset (frames, labels, self-supervision labels) into the data directory's cache.",
     )
     parser.add_argument("--dataset", required=True, help="dataset name: sprite, smmnist, dsprites or mug")
-    hints = typing.get_type_hints(DataConfig)
-    for field in dataclasses.fields(DataConfig):
-        if field.name in ("max_train_clips", "max_test_clips"):
-            continue  # caps apply when loading, not to what is prepared
-        kind = hints[field.name]
-        parser.add_argument(
-            "--" + field.name.replace("_", "-"),
-            dest=field.name,
-            type=kind,
-            default=field.default,
-            metavar=kind.__name__.upper(),
-            help=f"(default: {field.default!r})",
-        )
+    # no caps: they apply when loading, not to what is prepared
+    cli.add_field_flags(parser, DataConfig, DataConfig(), skip=("max_train_clips", "max_test_clips"))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     name = args.pop("dataset")
-    from s3vae_tf.data import registry
 
     spec = registry.get(name)
     config = DataConfig(**args)

@@ -7,7 +7,7 @@ Every dataset prepares the same arrays per split (uint8 ``frames`` (N, T, H, W, 
 
 from __future__ import annotations
 
-import os
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from s3vae_tf.config import DataConfig
+from s3vae_tf.data.storage.sources import given
 from s3vae_tf.errors import UsageError
 
 Prepared = dict[str, dict[str, np.ndarray]]  # split -> array name -> array
@@ -91,8 +92,7 @@ def get(name: str) -> DatasetSpec:
 
 def data_root(config: DataConfig) -> Path:
     """Where prepared datasets live: --data-dir, else $S3VAE_DATA_DIR, else ~/.cache/s3vae_tf."""
-    chosen = config.data_dir or os.environ.get("S3VAE_DATA_DIR", "") or "~/.cache/s3vae_tf"
-    return Path(chosen).expanduser()
+    return Path(given(config.data_dir, "S3VAE_DATA_DIR") or "~/.cache/s3vae_tf").expanduser()
 
 
 def load(name: str, config: DataConfig) -> Prepared:
@@ -108,7 +108,6 @@ _BUILTIN = "dsprites", "mug", "smmnist", "sprites"
 
 def _load_builtin() -> None:
     """Import every built-in dataset module (each registers itself; importing one directly registers only it)."""
-    import importlib
 
     for module in _BUILTIN:
-        importlib.import_module(f"s3vae_tf.data.{module}")
+        importlib.import_module(f"s3vae_tf.data.datasets.{module}")

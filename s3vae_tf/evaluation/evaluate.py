@@ -18,7 +18,8 @@ import numpy as np
 from s3vae_tf import cli
 from s3vae_tf.errors import UsageError
 from s3vae_tf.evaluation.confusion import confusion_png
-from s3vae_tf.evaluation.table import as_markdown
+from s3vae_tf.evaluation.run_data import data_root, test_split
+from s3vae_tf.evaluation.table import as_markdown, as_text
 from s3vae_tf.io import atomic_write_bytes, atomic_write_text
 
 RESULT_JSON = "evaluation.json"
@@ -31,12 +32,10 @@ def build_parser():
         prog="python -m s3vae_tf.evaluate",
         description="Evaluate a trained run with its dataset's judge: Acc, IS, H(y|x), H(y) as in the paper's Table 1.",
     )
-    parser.add_argument("--run", required=True, help="run directory (as written by python -m s3vae_tf.train)")
+    cli.add_run_flags(parser)
     parser.add_argument("--judge", default="", help="judge file (default: <data root>/judges/<dataset>.keras)")
-    parser.add_argument("--data-dir", default="", help="prepared data root (default: the run's)")
     parser.add_argument("--repeats", type=int, default=5, metavar="INT", help="sampling repeats (default: 5)")
     parser.add_argument("--batch-size", type=int, default=128, metavar="INT", help="clips per generation batch (default: 128)")
-    parser.add_argument("--seed", type=int, default=0, metavar="INT", help="seed of the sampling noise (default: 0)")
     parser.add_argument("--max-clips", type=int, default=0, metavar="INT", help="evaluate on the first N test clips only (0 = all)")
     return parser
 
@@ -49,10 +48,11 @@ def evaluate_run(run_dir: Path, judge_path: str = "", data_dir: str = "", repeat
             raise UsageError(f"--{name} must be at least 1")
     if max_clips < 0:
         raise UsageError("--max-clips must not be negative")
+    # TensorFlow loads only now, once the input is valid: its start-up log reaches stderr whatever the log level, so
+    # bad input must fail before it (one line, see s3vae_tf.cli)
     from s3vae_tf.evaluation.judge import check_matches, default_path, load_judge
     from s3vae_tf.evaluation.protocols import PROTOCOLS, LabelledClips, evaluate_protocols
-    from s3vae_tf.evaluation.run_data import data_root, test_split
-    from s3vae_tf.training.run import load_trained, open_run
+    from s3vae_tf.run_directory import load_trained, open_run
 
     config = open_run(run_dir)
     path = Path(judge_path) if judge_path else default_path(data_root(config, data_dir), config.dataset)
@@ -113,7 +113,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run_dir = Path(args.run)
     result = evaluate_run(run_dir, args.judge, args.data_dir, args.repeats, args.batch_size, args.seed, args.max_clips)
-    from s3vae_tf.evaluation.table import as_text
 
     print(f"{run_dir}: {result['dataset']}, {result['test_clips']} test clips, {result['repeats']} repeats (mean ± std)")
     print(as_text(result, method_name(result)))

@@ -1,4 +1,4 @@
-"""``python -m s3vae_tf.judge --dataset NAME``: the classifier that scores generated clips.
+"""The judge: the classifier that scores generated clips (trained by ``python -m s3vae_tf.judge --dataset NAME``).
 
 A judge is trained fully supervised on real clips of one dataset and then reads clips a model generated
 (see :mod:`s3vae_tf.evaluation.protocols`). Its architecture follows the original evaluation code: a
@@ -16,20 +16,16 @@ Generated clips are blurrier and paler than real ones; a judge trained only on c
 ``--blur`` and ``--contrast`` train it on real clips degraded that way too (:class:`ClipAugmentation`).
 
 A trained judge is saved as ``<data root>/judges/<dataset>.keras`` (or ``--out``) with a report
-``<same name>.json`` holding its test accuracy per head; both are replaced atomically.
+``<same name>.json`` holding its test accuracy per head; both are replaced atomically. How it is trained:
+:mod:`s3vae_tf.evaluation.judge_training`; the command: :mod:`s3vae_tf.judge`.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import itertools
 import json
 import os
-import sys
 import tempfile
-import time
-import typing
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -38,10 +34,6 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from s3vae_tf import cli
-from s3vae_tf.config import DataConfig
-from s3vae_tf.data import registry
-from s3vae_tf.data.pipeline import ClipSource, training_dataset
 from s3vae_tf.errors import UsageError
 from s3vae_tf.evaluation.metrics import accuracy
 from s3vae_tf.io import atomic_write_text
@@ -325,72 +317,6 @@ def judge_sets(judge) -> list[list[str]]:
     return list(getattr(judge, "label_sets", None) or [])
 
 
-@dataclasses.dataclass
-class JudgeSettings:
-    """How a judge is built and trained.
-
-    Defaults: 20 epochs, which on Sprites gives 100% on every head and, on the real test clips, action IS
-    8.974 and H(y|x) 0.0029 (6 epochs: IS 8.844, H(y|x) 0.017; 12 epochs: 8.946, 0.0061), so that the judge's
-    own uncertainty does not cap IS or inflate H(y|x) of generated clips (11 min on 2 CPU cores).
-    """
-
-    epochs: int = 20
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    filters: int = 16
-    conv_dim: int = 128
-    hidden_dim: int = 128
-    seed: int = 0
-    steps_per_epoch: int = 0  # 0 = one pass over the training clips
-    blur: float = 0.0  # training augmentation: largest Gaussian blur sigma in pixels (0 = none)
-    contrast: float = 0.0  # training augmentation: largest contrast reduction, in [0, 1) (0 = none)
-
-    def validate(self) -> None:
-        for name in ("epochs", "batch_size", "filters", "conv_dim", "hidden_dim"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.steps_per_epoch < 0:
-            raise UsageError("--steps-per-epoch must not be negative")
-        if not self.learning_rate > 0:
-            raise UsageError("--learning-rate must be positive")
-        if not 0 <= self.blur <= 8:
-            raise UsageError("--blur must be between 0 and 8 pixels")
-        if not 0 <= self.contrast < 1:
-            raise UsageError("--contrast must be at least 0 and below 1")
-
-
-def train_judge(spec, splits: Mapping[str, Mapping[str, np.ndarray]], settings: JudgeSettings, verbose: int = 1):
-    """Train a judge on ``splits["train"]``; return it and its report (test accuracy per head, timing)."""
-    settings.validate()
-    train = {k: splits["train"][k] for k in ("frames", "static", "dynamic")}
-    source = ClipSource(train, spec.pixel_scale)
-    if settings.batch_size > source.size:
-        raise UsageError(f"--batch-size {settings.batch_size} is larger than the {source.size} training clips")
-    steps = settings.steps_per_epoch or source.size // settings.batch_size
-    keras.utils.set_random_seed(settings.seed)
-    heads = label_heads(spec, train["dynamic"])
-    judge = build_judge(spec, heads, settings.filters, settings.conv_dim, settings.hidden_dim, settings.blur, settings.contrast)
-    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=settings.epochs * steps)
-    judge.compile(optimizer=keras.optimizers.Adam(schedule))
-    dataset = training_dataset(source, settings.batch_size, steps, 0, settings.epochs, settings.seed)
-    start = time.perf_counter()
-    judge.fit(dataset, epochs=settings.epochs, steps_per_epoch=steps, verbose=verbose, shuffle=False)
-    seconds = time.perf_counter() - start
-    accuracies = real_accuracy(judge, splits["test"], spec.pixel_scale)
-    report = {
-        "dataset": spec.name,
-        "heads": heads,
-        "test_accuracy": accuracies,
-        "test_clips": int(len(splits["test"]["frames"])),
-        "train_clips": int(source.size),
-        "train_seconds": round(seconds, 1),
-        "required_accuracy": REQUIRED_ACCURACY,
-        "meets_required_accuracy": all(a >= REQUIRED_ACCURACY for a in accuracies.values()),
-        "settings": dataclasses.asdict(settings),
-    }
-    return judge, report
-
-
 def save_judge(judge, report: Mapping, path: Path) -> None:
     """Write the judge (``.keras``) and its report (``.json``), each replaced in one rename."""
     path = Path(path)
@@ -433,72 +359,3 @@ def check_matches(judge, spec) -> None:
     found = [(h["name"], int(h["classes"])) for h in judge.heads]
     if judge.dataset != spec.name or expected != found:
         raise UsageError(f"the judge was trained for dataset {judge.dataset!r} with heads {found}, not {spec.name!r} with {expected}")
-
-
-# ------------------------------------------------------------------------------------------------ CLI
-
-
-def build_parser():
-    """Flags: the dataset, where the judge goes, its settings, then one flag per data setting (as train)."""
-    defaults = JudgeSettings()
-    parser = cli.ArgumentParser(
-        prog="python -m s3vae_tf.judge",
-        description="Train the judge of a dataset: a supervised classifier of real clips, one head per label.",
-    )
-    parser.add_argument("--dataset", default="sprite", help="dataset name (default: sprite)")
-    parser.add_argument("--out", default="", help="where to save the judge (default: <data root>/judges/<dataset>.keras)")
-    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output (default: 1)")
-    group = parser.add_argument_group("judge settings")
-    for field in dataclasses.fields(JudgeSettings):
-        _add_flag(group, field.name, typing.get_type_hints(JudgeSettings)[field.name], getattr(defaults, field.name))
-    group = parser.add_argument_group("data settings (as for python -m s3vae_tf.train)")
-    for field in dataclasses.fields(DataConfig):
-        _add_flag(group, field.name, typing.get_type_hints(DataConfig)[field.name], getattr(DataConfig(), field.name))
-    return parser
-
-
-def _add_flag(group, name: str, kind: type, default) -> None:
-    if kind is bool:
-        group.add_argument("--" + name.replace("_", "-"), dest=name, action=argparse.BooleanOptionalAction, default=default)
-        return
-    group.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=default, metavar=kind.__name__.upper(),
-                       help=f"(default: {default!r})")
-
-
-def format_report(report: Mapping) -> str:
-    """The judge's test accuracy per head, one line each."""
-    lines = [f"judge for {report['dataset']}: test accuracy on {report['test_clips']} real clips"]
-    for head in report["heads"]:
-        kind = f"{head['factor']}{', per frame' if head['per_frame'] else ''}"
-        lines.append(f"  {head['name']:<12} {kind:<20} {head['classes']:>3} classes  {100 * report['test_accuracy'][head['name']]:7.2f}%")
-    return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    spec = registry.get(args.dataset)
-    settings = JudgeSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(JudgeSettings)})
-    settings.validate()
-    data = DataConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DataConfig)})
-    if data.max_train_clips < 0 or data.max_test_clips < 0:
-        raise UsageError("--max-train-clips and --max-test-clips must not be negative")
-    out = Path(args.out) if args.out else default_path(registry.data_root(data), spec.name)
-    if out.suffix != ".keras":
-        raise UsageError(f"--out {out} must end in .keras")
-    if out.exists() and not out.is_file():
-        raise UsageError(f"--out {out} exists and is not a file")
-    splits = registry.load(spec.name, data)
-    judge, report = train_judge(spec, splits, settings, verbose=args.verbose)
-    save_judge(judge, report, out)
-    print(format_report(report))
-    print(f"trained in {report['train_seconds']:.0f} s; saved {out} and {report_path(out).name}")
-    for name, acc in report["test_accuracy"].items():
-        if acc < REQUIRED_ACCURACY:
-            print(f"warning: head {name} reaches {100 * acc:.2f}% < {100 * REQUIRED_ACCURACY:.0f}% on real test clips; "
-                  "metrics judged by it are not comparable with the paper's (train longer: --epochs)", file=sys.stderr)
-    return 0
-
-
-def entry(argv: Sequence[str] | None = None) -> int:
-    cli.quiet_tensorflow()
-    return cli.run(main, argv, prog="s3vae_tf.judge")

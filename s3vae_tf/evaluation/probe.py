@@ -8,12 +8,17 @@ of the decoder and the judge over the subset (about 2 s for 256 Sprites clips on
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 import tensorflow as tf
 
-from s3vae_tf.evaluation.judge import align_sets, head_labels, judge_sets
+from s3vae_tf.config import RunConfig
+from s3vae_tf.data import registry
+from s3vae_tf.data.registry import DatasetSpec
+from s3vae_tf.evaluation.judge import align_sets, check_matches, default_path, head_labels, judge_sets, load_judge
 from s3vae_tf.evaluation.protocols import LabelledClips, score_swaps, set_sorted, swap_partners, swap_references
 
 
@@ -93,3 +98,16 @@ class ProtocolProbe:
         swaps = score_swaps(self.judge.heads, swapped, self.labels, self.partners)
         result.update(swap_motion=swaps["motion"], swap_appearance=swaps["appearance"], swap=swaps["both"])
         return result
+
+
+def judge_probe(config: RunConfig, spec: DatasetSpec, splits: Mapping[str, Mapping[str, np.ndarray]]) -> ProtocolProbe | None:
+    """The training run's probe (``training.train.ProbeFactory``): the dataset's judge (``--judge`` or the
+    default path) on ``--probe-clips`` test clips; None, with a note, when no judge has been trained."""
+    tc = config.train
+    path = Path(tc.judge) if tc.judge else default_path(registry.data_root(config.data), config.dataset)
+    if not path.is_file():
+        print(f"note: no judge at {path} (python -m s3vae_tf.judge); the protocol probe is off", file=sys.stderr)
+        return None
+    judge, _ = load_judge(path)
+    check_matches(judge, spec)
+    return ProtocolProbe(judge, probe_subset(splits["test"], spec.pixel_scale, tc.probe_clips), seed=tc.seed)

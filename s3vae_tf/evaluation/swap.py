@@ -1,6 +1,6 @@
 """``python -m s3vae_tf.swap --run RUN_DIR``: swap and generation pictures of a trained run.
 
-Writes, for test clips of the run's dataset, each picture of :mod:`s3vae_tf.evaluation.pictures` as a
+Writes, for test clips of the run's dataset, each picture of :mod:`s3vae_tf.pictures.figures` as a
 PNG grid (one clip per row of frames) and an animated GIF (the same table, playing) into
 ``RUN_DIR/pictures`` (or ``--out-dir``).
 """
@@ -12,6 +12,9 @@ from typing import Sequence
 
 from s3vae_tf import cli
 from s3vae_tf.errors import UsageError
+from s3vae_tf.evaluation.run_data import test_split
+from s3vae_tf.io import atomic_write_bytes
+from s3vae_tf.pictures.grids import save_png
 
 
 def build_parser():
@@ -19,13 +22,11 @@ def build_parser():
         prog="python -m s3vae_tf.swap",
         description="Draw swaps between test clips and generations with fixed appearance / fixed motion (PNG + GIF).",
     )
-    parser.add_argument("--run", required=True, help="run directory (as written by python -m s3vae_tf.train)")
+    cli.add_run_flags(parser)
     parser.add_argument("--out-dir", default="", help="where the pictures go (default: RUN_DIR/pictures)")
-    parser.add_argument("--data-dir", default="", help="prepared data root (default: the run's)")
     parser.add_argument("--clips", type=int, default=6, metavar="INT", help="test clips to draw (default: 6; swaps pair halves)")
     parser.add_argument("--first", type=int, default=0, metavar="INT", help="index of the first test clip (default: 0)")
     parser.add_argument("--samples", type=int, default=4, metavar="INT", help="generations per clip (default: 4)")
-    parser.add_argument("--seed", type=int, default=0, metavar="INT", help="seed of the sampling noise (default: 0)")
     parser.add_argument("--scale", type=int, default=1, metavar="INT", help="pixel upscaling of the images (default: 1)")
     return parser
 
@@ -39,11 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"--{name} must be at least 1")
     if args.first < 0:
         raise UsageError("--first must not be negative")
-    from s3vae_tf.evaluation.pictures import as_gif, as_png, pictures
-    from s3vae_tf.evaluation.run_data import test_split
-    from s3vae_tf.grids import save_png
-    from s3vae_tf.io import atomic_write_bytes
-    from s3vae_tf.training.run import load_trained, open_run
+    # TensorFlow loads only now, once the input is valid: its start-up log reaches stderr whatever the log level, so
+    # bad input must fail before it (one line, see s3vae_tf.cli)
+    from s3vae_tf.pictures.figures import as_gif, as_png, pictures
+    from s3vae_tf.run_directory import load_trained, open_run
 
     run_dir = Path(args.run)
     open_run(run_dir)

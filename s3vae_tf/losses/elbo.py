@@ -8,18 +8,19 @@ import tensorflow_probability as tfp
 tfd = tfp.distributions
 
 
-def reconstruction_loss(frames: tf.Tensor, logits: tf.Tensor, likelihood: str) -> tf.Tensor:
-    """-log p(x | z) per clip, without constants: (B, T, H, W, C) -> (B,).
+def reconstruction_loss(likelihood: tfd.Distribution, frames: tf.Tensor) -> tf.Tensor:
+    """-log p(x | z) per clip, without the constant of a Gaussian likelihood: (B, T, H, W, C) -> (B,).
 
-    ``gaussian``: sum of squared errors between the frames and sigmoid(logits) (the original code's
-    MSE summed over pixels; a Gaussian with variance 1/2). ``bernoulli``: summed binary cross-entropy.
+    ``likelihood`` is the model's p(x_1:T | z) (:func:`s3vae_tf.models.distributions.frame_likelihood`). For the
+    Gaussian (variance 1/2) that is the sum of squared errors between the frames and its mean (the original
+    code's MSE summed over pixels), computed from the distribution's own parameters so that no large constant
+    is added and taken off again; for the Bernoulli, -log p itself (summed binary cross-entropy).
     """
-    axes = list(range(1, len(frames.shape)))
-    if likelihood == "gaussian":
-        return tf.reduce_sum(tf.square(frames - tf.sigmoid(logits)), axis=axes)
-    if likelihood == "bernoulli":
-        return tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=frames, logits=logits), axis=axes)
-    raise ValueError(f"unknown likelihood {likelihood!r}")
+    base = likelihood.distribution
+    if isinstance(base, tfd.Normal):
+        axes = list(range(1, len(frames.shape)))
+        return tf.reduce_sum(0.5 * tf.square((frames - base.loc) / base.scale), axis=axes)
+    return -likelihood.log_prob(frames)
 
 
 def kl_divergence(q: tfd.Distribution, p: tfd.Distribution) -> tf.Tensor:

@@ -30,7 +30,8 @@ def leaky_relu_output_gradient(inputs: tf.Tensor, negative_slope: float) -> tf.T
 class LeakyReLU(keras.layers.LeakyReLU):
     """``keras.layers.LeakyReLU`` that, with ``output_gradient``, keeps less for backprop when training.
 
-    Inference (and so every export) runs the plain op.
+    Inference (and so every export) runs the plain op. The nets now use plain ``keras.layers.LeakyReLU`` (the
+    saving lives in :mod:`s3vae_tf.models.lean_backward`); this class stays so judges saved before load.
     """
 
     def __init__(self, negative_slope: float = 0.3, output_gradient: bool = True, **kwargs):

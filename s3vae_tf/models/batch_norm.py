@@ -20,6 +20,11 @@ import tensorflow as tf
 from keras import ops
 
 
+def batch_norm(synchronized: bool, name: str) -> "SyncBatchNormalization":
+    """BatchNorm with PyTorch's defaults (momentum 0.1 there is 0.9 here, eps 1e-5), as in the original nets."""
+    return SyncBatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=synchronized, name=name)
+
+
 @keras.saving.register_keras_serializable("s3vae_tf")
 class SyncBatchNormalization(keras.layers.BatchNormalization):
     """BatchNorm over the channels of NHWC feature maps, with PyTorch's defaults (momentum 0.1 = 0.9 here)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from s3vae_tf.models.activations import LeakyReLU
-from s3vae_tf.models.encoder import batch_norm
+from s3vae_tf.models.batch_norm import batch_norm
+from s3vae_tf.models.lean_backward import lean_forward
 
 
 @keras.saving.register_keras_serializable("s3vae_tf")
@@ -15,8 +15,9 @@ class FrameDecoder(keras.layers.Layer):
 
     A 4x4 valid transposed convolution to 4x4 x (filters x 8), three 4x4 stride-2 transposed convolutions
     halving the width (BatchNorm, LeakyReLU(0.2)), and a last stride-2 one to ``channels``. The logits are
-    returned in full precision (floatx) so losses stay exact under mixed precision. ``lean_backward``: the
-    activations' gradients read their outputs, so backprop need not keep the BatchNorm outputs.
+    returned in full precision (floatx) so losses stay exact under mixed precision. ``lean_backward`` trains it
+    through :func:`s3vae_tf.models.lean_backward.lean_forward` without recomputed blocks: the activations'
+    gradients read their outputs, so backprop need not keep the BatchNorm outputs.
     """
 
     def __init__(self, filters: int = 64, channels: int = 3, synchronized_bn: bool = True, lean_backward: bool = True, **kwargs):
@@ -30,7 +31,7 @@ class FrameDecoder(keras.layers.Layer):
                     filters * mult, 4, strides=1 if first else 2, padding="valid" if first else "same", use_bias=False, name=f"deconv{i + 1}"
                 ),
                 batch_norm(synchronized_bn, f"bn{i + 1}"),
-                LeakyReLU(0.2, output_gradient=lean_backward),
+                layers.LeakyReLU(0.2),
             ]
         stack.append(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", name="deconv5"))
         self.net = keras.Sequential(stack, name="net")
@@ -39,7 +40,11 @@ class FrameDecoder(keras.layers.Layer):
         self.net.build(tuple(input_shape))
 
     def call(self, latents, training: bool = False):
-        return ops.cast(self.net(latents, training=training), keras.config.floatx())
+        if training and self.lean_backward:
+            logits = lean_forward(self.net.layers, latents, recompute=False)
+        else:
+            logits = self.net(latents, training=training)
+        return ops.cast(logits, keras.config.floatx())
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 64, 64, self.channels)

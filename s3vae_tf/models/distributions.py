@@ -25,7 +25,7 @@ def frame_likelihood(logits: tf.Tensor, likelihood: str) -> tfd.Distribution:
     up to a constant; ``bernoulli`` has these logits.
     """
     if likelihood == "gaussian":
-        base = tfd.Normal(loc=tf.sigmoid(logits), scale=tf.sqrt(0.5))
+        base = tfd.Normal(loc=tf.sigmoid(logits), scale=tf.sqrt(tf.constant(0.5, logits.dtype)))
     elif likelihood == "bernoulli":
         base = tfd.Bernoulli(logits=logits, dtype=logits.dtype)
     else:

@@ -11,7 +11,6 @@ batch, gathered over replicas, so N replicas give the same update as one device.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import keras
 import tensorflow as tf
@@ -28,27 +27,13 @@ from s3vae_tf.models.distributions import diagonal_gaussian, frame_likelihood, s
 from s3vae_tf.models.encoder import FrameEncoder
 from s3vae_tf.models.heads import PredictionHead, reverse_gradient
 from s3vae_tf.models.initializers import original_init
+from s3vae_tf.models.labels import ModelLabels
 from s3vae_tf.models.posterior import Posterior
 from s3vae_tf.models.prior import DynamicPrior
+from s3vae_tf.models.replicas import gather_batch, global_batch_noise, replica_context
 
 # Streams of the stateless noise, so every random draw of a step has its own sequence.
 _NOISE_F, _NOISE_Z = 0, 1
-
-
-def _replica_context() -> tuple[int, Any]:
-    """(number of replicas, replica id tensor or 0) of the current replica context."""
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None or ctx.num_replicas_in_sync == 1:
-        return 1, 0
-    return ctx.num_replicas_in_sync, ctx.replica_id_in_sync_group
-
-
-def _gather_batch(x: tf.Tensor) -> tf.Tensor:
-    """The global batch of ``x`` (all replicas, in replica order); identity on one device."""
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None or ctx.num_replicas_in_sync == 1:
-        return x
-    return ctx.all_gather(x, axis=0)
 
 
 @keras.saving.register_keras_serializable("s3vae_tf")
@@ -60,8 +45,7 @@ class S3VAE(keras.Model):
         loss: :class:`LossConfig` fields (dict).
         variant: ``full`` (SCC + DFP + MI), ``baseline`` (ELBO only) or ``baseline-sv`` (ground-truth labels
             instead of self-supervision: z_f -> static labels, z_t -> dynamic labels; MI kept).
-        labels: the dataset's heads, ``{"static": [[name, classes], ...], "dynamic": [...],
-            "dfp_signal": "flow" | "landmarks", "flow_grid": G, "flow_bins": bins}``.
+        labels: the dataset's heads and DFP signal, :class:`ModelLabels` (or its ``to_dict`` form).
         dataset_size: N for the minibatch-weighted MI estimator (0: the batch is the data set).
         seed: seed of the stateless reparameterisation noise (a function of seed and optimizer step, so a
             resumed run draws the same noise as an uninterrupted one).
@@ -72,7 +56,7 @@ class S3VAE(keras.Model):
         model: dict | None = None,
         loss: dict | None = None,
         variant: str = "full",
-        labels: dict | None = None,
+        labels: ModelLabels | dict | None = None,
         dataset_size: int = 0,
         seed: int = 0,
         **kwargs,
@@ -81,7 +65,7 @@ class S3VAE(keras.Model):
         self.model_config = ModelConfig(**(model or {}))
         self.loss_config = LossConfig(**(loss or {}))
         self.variant = variant
-        self.labels = dict(labels or {"static": [], "dynamic": [], "dfp_signal": "flow", "flow_grid": 3, "flow_bins": 8})
+        self.labels = ModelLabels.from_value(labels)
         self.dataset_size = int(dataset_size)
         self.seed = int(seed)
         mc = self.model_config
@@ -91,19 +75,15 @@ class S3VAE(keras.Model):
         self.decoder = FrameDecoder(mc.filters, mc.channels, mc.synchronized_bn, mc.lean_backward, name="decoder")
         self.dfp_head = self.static_head = self.dynamic_head = self.static_adversary = None
         if variant == "full":
-            if self.labels["dfp_signal"] == "flow":
-                cells = self.labels["flow_grid"] ** 2
-                outputs = [["moving", cells], ["direction", cells * self.labels["flow_bins"]]]
-            else:
-                outputs = [["landmarks", 3]]
+            outputs = self.labels.dfp_outputs()
             self.dfp_head = PredictionHead(outputs, mc.head_dim, name="dfp_head")
             if self.loss_config.static_adversary_weight > 0:
                 # The same labels for every frame at once, read from z_f alone.
-                steps = mc.frames - 1 if self.labels["dfp_signal"] == "flow" else mc.frames
+                steps = mc.frames - 1 if self.labels.uses_flow else mc.frames
                 self.static_adversary = PredictionHead([[n, steps * k] for n, k in outputs], mc.head_dim, name="static_adversary")
         elif variant == "baseline-sv":
-            self.static_head = PredictionHead(self.labels["static"], mc.head_dim, name="static_head")
-            self.dynamic_head = PredictionHead(self.labels["dynamic"], mc.head_dim, name="dynamic_head")
+            self.static_head = PredictionHead([list(h) for h in self.labels.static], mc.head_dim, name="static_head")
+            self.dynamic_head = PredictionHead([list(h) for h in self.labels.dynamic], mc.head_dim, name="dynamic_head")
         elif variant != "baseline":
             raise ValueError(f"unknown variant {variant!r}")
         self.trackers = [keras.metrics.Mean(name=name) for name in ("loss", *self.term_names(), *self.monitor_names())]
@@ -119,7 +99,7 @@ class S3VAE(keras.Model):
         names = ["recon", "kl_f", "kl_z"]
         if self.variant == "full":
             names.append("scc")
-            names += ["dfp_moving", "dfp_direction"] if self.labels["dfp_signal"] == "flow" else ["dfp_landmarks"]
+            names += self.labels.dfp_term_names()
             if self.static_adversary is not None:
                 names.append("adv_static")
         if self.variant in ("full", "baseline-sv"):
@@ -162,7 +142,7 @@ class S3VAE(keras.Model):
             "model": dataclasses.asdict(self.model_config),
             "loss": dataclasses.asdict(self.loss_config),
             "variant": self.variant,
-            "labels": self.labels,
+            "labels": self.labels.to_dict(),
             "dataset_size": self.dataset_size,
             "seed": self.seed,
         }
@@ -263,99 +243,113 @@ class S3VAE(keras.Model):
 
     def posterior_distributions(self, frames: tf.Tensor):
         """q(z_f | x) and q(z_1:T | x) as TFP distributions (one event per clip)."""
-        params = self.encode(frames)
-        return diagonal_gaussian(params["f_mean"], params["f_logvar"], 1), diagonal_gaussian(params["z_mean"], params["z_logvar"], 2)
+        return self._posteriors(self.encode(frames))
 
     def prior_distribution(self, z_t: tf.Tensor):
         """p(z_1:T) = prod_t p(z_t | z_<t) evaluated along ``z_t`` (teacher forcing), as a TFP distribution."""
         mean, logvar = self.prior(z_t)
         return diagonal_gaussian(mean, logvar, 2)
 
-    def likelihood(self, z_f: tf.Tensor, z_t: tf.Tensor):
+    def likelihood(self, z_f: tf.Tensor, z_t: tf.Tensor, training: bool = False):
         """p(x_1:T | z_f, z_1:T) as a TFP distribution over clips."""
-        return frame_likelihood(self.decode_logits(z_f, z_t), self.model_config.likelihood)
+        return frame_likelihood(self.decode_logits(z_f, z_t, training=training), self.model_config.likelihood)
+
+    @staticmethod
+    def _posteriors(params: dict[str, tf.Tensor]):
+        return diagonal_gaussian(params["f_mean"], params["f_logvar"], 1), diagonal_gaussian(params["z_mean"], params["z_logvar"], 2)
 
     # ----------------------------------------------------------------------------------- losses
 
     def _noise(self, local_shape: tuple, stream: int, step: tf.Tensor) -> tf.Tensor:
-        """Standard-normal noise for this replica's rows of the global batch, a function of (seed, step)."""
-        replicas, replica_id = _replica_context()
-        batch = local_shape[0]
-        seed = tf.stack([tf.cast(self.seed * 16 + stream, tf.int64), tf.cast(step, tf.int64)])
-        noise = tf.random.stateless_normal((batch * replicas, *local_shape[1:]), seed=seed, dtype=keras.config.floatx(), alg="philox")
-        return noise[replica_id * batch : (replica_id + 1) * batch] if replicas > 1 else noise
+        """Reparameterisation noise: this replica's rows of the global batch's, a function of (seed, step)."""
+        return global_batch_noise(local_shape, self.seed, stream, step)
 
     def compute_terms(self, data: dict[str, tf.Tensor], training: bool, step: tf.Tensor) -> dict[str, tf.Tensor]:
         """Every loss term of the variant, per clip (B,) or over the global batch, unweighted."""
         return self.terms_and_monitors(data, training, step)[0]
 
     def terms_and_monitors(self, data: dict[str, tf.Tensor], training: bool, step: tf.Tensor) -> tuple[dict, dict]:
-        """(loss terms as :meth:`compute_terms`, monitors of :meth:`monitor_names`: e.g. the active-triplet
-        fraction of SCC)."""
-        mc, lc = self.model_config, self.loss_config
-        monitors: dict[str, tf.Tensor] = {}
-        frames = data["frames"]
-        batch = tf.shape(frames)[0]
-        if self.uses_partners:
-            if "partner_frames" not in data:
-                raise ValueError("baseline-sv with sv_triplet_weight > 0 needs batches with 'partner_frames' (ClipSource(partners=True))")
-            # One encoder pass over the clips and their same-character partners.
-            both = self.frame_features(tf.concat([frames, data["partner_frames"]], axis=0), training=training)
-            features, partner_features = both[:batch], both[batch:]
-        else:
-            features = self.frame_features(frames, training=training)
-        summary = self.posterior.summarize(features)
-        f_mean, f_logvar = self.posterior.static(summary)
-        z_mean, z_logvar = self.posterior.dynamic(summary)
-        f = f_mean + tf.exp(0.5 * f_logvar) * self._noise((batch, mc.f_dim), _NOISE_F, step)
-        z = z_mean + tf.exp(0.5 * z_logvar) * self._noise((batch, mc.frames, mc.z_dim), _NOISE_Z, step)
-        logits = self.decode_logits(f, z, training=training)
-        prior_mean, prior_logvar = self.prior(z)
-
-        q_f = diagonal_gaussian(f_mean, f_logvar, 1)
-        q_z = diagonal_gaussian(z_mean, z_logvar, 2)
+        """(loss terms as :meth:`compute_terms`, monitors of :meth:`monitor_names`): the ELBO, then the variant's
+        self-supervision (full: SCC, DFP, MI) or supervision (baseline-sv: the labels, MI)."""
+        mc, batch = self.model_config, tf.shape(data["frames"])[0]
+        features, partner_features = self._batch_features(data, training)
+        params = self.posterior(features)
+        q_f, q_z = self._posteriors(params)
+        f = params["f_mean"] + tf.exp(0.5 * params["f_logvar"]) * self._noise((batch, mc.f_dim), _NOISE_F, step)
+        z = params["z_mean"] + tf.exp(0.5 * params["z_logvar"]) * self._noise((batch, mc.frames, mc.z_dim), _NOISE_Z, step)
         terms = {
-            "recon": reconstruction_loss(frames, logits, mc.likelihood),
-            "kl_f": kl_divergence(q_f, standard_normal_like(f_mean, 1)),
-            "kl_z": kl_divergence(q_z, diagonal_gaussian(prior_mean, prior_logvar, 2)),
+            "recon": reconstruction_loss(self.likelihood(f, z, training=training), data["frames"]),
+            "kl_f": kl_divergence(q_f, standard_normal_like(params["f_mean"], 1)),
+            "kl_z": kl_divergence(q_z, self.prior_distribution(z)),
         }
+        monitors: dict[str, tf.Tensor] = {}
         if self.variant == "full":
-            positive = tf.gather(features, data["positive_order"], batch_dims=1)
-            f_positive, _ = self.posterior.static(self.posterior.summarize(positive))
-            hinge = self._triplet_hinge(f_mean, f_positive)
-            terms["scc"] = tf.nn.relu(hinge)
-            monitors["scc_active"] = tf.reduce_mean(tf.cast(hinge > 0, hinge.dtype))
-            terms.update(self._dfp_terms(self.dfp_head(z), data, batch, per_frame=True))
-            if self.static_adversary is not None:
-                guesses = self.static_adversary(reverse_gradient(f_mean))
-                terms["adv_static"] = tf.add_n(list(self._dfp_terms(guesses, data, batch, per_frame=False).values()))
+            terms.update(self._self_supervision(data, features, params, z, monitors))
         if self.variant == "baseline-sv":
-            terms["sv_static"] = classification_loss(self.static_head(f_mean), data["static_labels"])
-            terms["sv_dynamic"] = classification_loss(self.dynamic_head(z), data["dynamic_labels"])
-            if self.uses_partners:
-                f_partner, _ = self.posterior.static(self.posterior.summarize(partner_features))
-                terms["sv_scc"] = tf.nn.relu(self._triplet_hinge(f_mean, f_partner))
+            terms.update(self._supervision(data, partner_features, params, z))
         if self.variant in ("full", "baseline-sv"):
-            per_step = mutual_information(
-                _gather_batch(f), _gather_batch(f_mean), _gather_batch(f_logvar),
-                _gather_batch(z), _gather_batch(z_mean), _gather_batch(z_logvar), self.dataset_size,
-            )
-            # MI is non-negative: a negative estimate is noise, not something to push further down.
-            terms["mi"] = tf.reduce_sum(tf.nn.relu(per_step))
+            terms["mi"] = self._mutual_information(f, z, params)
         return terms, monitors
+
+    def _batch_features(self, data: dict[str, tf.Tensor], training: bool) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """Conv features of the clips and, for baseline-sv's triplet, of their partners (one encoder pass)."""
+        frames = data["frames"]
+        if not self.uses_partners:
+            return self.frame_features(frames, training=training), None
+        if "partner_frames" not in data:
+            raise ValueError("baseline-sv with sv_triplet_weight > 0 needs batches with 'partner_frames' (ClipSource(partners=True))")
+        batch = tf.shape(frames)[0]
+        both = self.frame_features(tf.concat([frames, data["partner_frames"]], axis=0), training=training)
+        return both[:batch], both[batch:]
+
+    def _self_supervision(self, data, features, params, z, monitors) -> dict[str, tf.Tensor]:
+        """SCC (the anchor's z_f vs its frame-shuffled positive and another clip) and DFP (z_t -> the flow grid or
+        the landmarks); with the static adversary, the DFP labels must not be readable from z_f."""
+        f_mean, batch = params["f_mean"], tf.shape(data["frames"])[0]
+        positive = tf.gather(features, data["positive_order"], batch_dims=1)  # the same features, frames shuffled
+        f_positive, _ = self.posterior.static(self.posterior.summarize(positive))
+        hinge = self._triplet_hinge(f_mean, f_positive)
+        monitors["scc_active"] = tf.reduce_mean(tf.cast(hinge > 0, hinge.dtype))
+        terms = {"scc": tf.nn.relu(hinge), **self._dfp_terms(self.dfp_head(z), data, batch, per_frame=True)}
+        if self.static_adversary is not None:
+            guesses = self.static_adversary(reverse_gradient(f_mean))
+            terms["adv_static"] = tf.add_n(list(self._dfp_terms(guesses, data, batch, per_frame=False).values()))
+        return terms
+
+    def _supervision(self, data, partner_features, params, z) -> dict[str, tf.Tensor]:
+        """baseline-sv: z_f -> the static labels, z_t -> the dynamic labels, and SCC with a same-appearance clip
+        as the positive (when the batches carry partners)."""
+        f_mean = params["f_mean"]
+        terms = {
+            "sv_static": classification_loss(self.static_head(f_mean), data["static_labels"]),
+            "sv_dynamic": classification_loss(self.dynamic_head(z), data["dynamic_labels"]),
+        }
+        if partner_features is not None:
+            f_partner, _ = self.posterior.static(self.posterior.summarize(partner_features))
+            terms["sv_scc"] = tf.nn.relu(self._triplet_hinge(f_mean, f_partner))
+        return terms
+
+    def _mutual_information(self, f: tf.Tensor, z: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
+        """sum_t I(z_f; z_t) on the global batch (minibatch-weighted sampling); a negative estimate is noise, not
+        something to push further down, so each step's estimate is clipped at 0."""
+        per_step = mutual_information(
+            gather_batch(f), gather_batch(params["f_mean"]), gather_batch(params["f_logvar"]),
+            gather_batch(z), gather_batch(params["z_mean"]), gather_batch(params["z_logvar"]), self.dataset_size,
+        )
+        return tf.reduce_sum(tf.nn.relu(per_step))
 
     def _triplet_hinge(self, anchor: tf.Tensor, positive: tf.Tensor) -> tf.Tensor:
         """SCC's hinge on the global batch: the negative of each clip is the next clip's anchor (batch rolled)."""
         lc = self.loss_config
-        anchor_all = _gather_batch(anchor)
-        return triplet_hinge(anchor_all, _gather_batch(positive), tf.roll(anchor_all, 1, axis=0), lc.triplet_margin, lc.triplet_normalize)
+        anchor_all = gather_batch(anchor)
+        return triplet_hinge(anchor_all, gather_batch(positive), tf.roll(anchor_all, 1, axis=0), lc.triplet_margin, lc.triplet_normalize)
 
     def _dfp_terms(self, outputs: dict[str, tf.Tensor], data: dict[str, tf.Tensor], batch, per_frame: bool) -> dict[str, tf.Tensor]:
         """DFP losses of head ``outputs``: per frame (B, T, units) from z_t, or all frames at once (B, units)
         from z_f (the static adversary)."""
         mc, reduction = self.model_config, self.loss_config.dfp_reduction
-        if self.labels["dfp_signal"] == "flow":
-            cells, bins = self.labels["flow_grid"] ** 2, self.labels["flow_bins"]
+        if self.labels.uses_flow:
+            cells, bins = self.labels.cells, self.labels.flow_bins
             moving, direction = outputs["moving"], outputs["direction"]
             if per_frame:
                 # z_t predicts the motion that led into frame t (pair t-1 -> t): causal posteriors can see it.
@@ -402,7 +396,7 @@ class S3VAE(keras.Model):
         return logs
 
     def train_step(self, data):
-        replicas, _ = _replica_context()
+        replicas, _ = replica_context()
         with tf.GradientTape() as tape:
             terms, monitors = self.terms_and_monitors(data, training=True, step=self.optimizer.iterations)
             loss = self.total_loss(terms)

@@ -13,11 +13,13 @@ from typing import Callable, Mapping
 import keras
 import numpy as np
 import tensorflow as tf
+from PIL import Image
+from tensorboard.plugins.image import metadata as image_metadata
 
 from s3vae_tf.errors import NonFiniteLossError
-from s3vae_tf.evaluation.pictures import as_gif, as_png, pictures
 from s3vae_tf.io import atomic_write_text
-from s3vae_tf.training.run import RunCheckpoint
+from s3vae_tf.pictures.figures import as_gif, as_png, pictures
+from s3vae_tf.run_directory import RunCheckpoint
 
 
 def _scalar(value) -> float:
@@ -93,7 +95,7 @@ class EpochHistory(keras.callbacks.CSVLogger):
 class ImageGrids(keras.callbacks.Callback):
     """Every ``every`` epochs (and after the last), write the pictures of fixed test clips to TensorBoard.
 
-    The pictures are those of ``python -m s3vae_tf.swap`` (:mod:`s3vae_tf.evaluation.pictures`):
+    The pictures are those of ``python -m s3vae_tf.swap`` (:mod:`s3vae_tf.pictures.figures`):
     reconstructions, swaps, fixed-appearance and fixed-motion generations and samples, each as a PNG grid
     (``NAME``) and as an animated GIF (``NAME_gif``). They show the first ``max_clips`` clips with
     ``samples`` generations each: about 3.5 MB of event file per write for Sprites at the defaults.
@@ -118,14 +120,12 @@ class ImageGrids(keras.callbacks.Callback):
 
 def _gif_summary(name: str, gif: bytes, step: int) -> None:
     """An already encoded (animated) image in TensorBoard's image format: [width, height, encoded]."""
-    from PIL import Image
-    from tensorboard.plugins.image import metadata
 
     with Image.open(io.BytesIO(gif)) as image:
         width, height = image.size
     tensor = tf.constant([str(width), str(height)], tf.string)
     tensor = tf.concat([tensor, tf.constant([gif], tf.string)], axis=0)
-    tf.summary.write(name, tensor, step=step, metadata=metadata.create_summary_metadata(display_name=name, description="animated GIF"))
+    tf.summary.write(name, tensor, step=step, metadata=image_metadata.create_summary_metadata(display_name=name, description="animated GIF"))
 
 
 STEPS_CSV = "steps.csv"

@@ -1,129 +1,39 @@
-"""``python -m s3vae_tf.train``: train S3VAE on a dataset, resumably, under any tf.distribute strategy.
+"""Train S3VAE on a dataset, resumably, under any tf.distribute strategy (the loop behind ``python -m s3vae_tf.train``).
 
-Rerunning the same command on the same ``--run-dir`` resumes after the last completed epoch with the
-same optimizer state; flags that would change the run (other than ``RESUMABLE_CHANGES``) are refused.
+A run resumes after its last completed epoch with the same optimizer state (:mod:`s3vae_tf.run_directory`).
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import sys
 import tempfile
-import typing
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Callable, Mapping
 
-from s3vae_tf import cli
-from s3vae_tf.config import PRESETS, RESUMABLE_CHANGES, VARIANTS, RunConfig, apply_preset, uses_partners
+import keras
+import numpy as np
+import tensorflow as tf
+
+from s3vae_tf.config import RunConfig, uses_partners
+from s3vae_tf.data import registry
+from s3vae_tf.data.pipeline import ClipSource, evaluation_dataset, training_dataset
+from s3vae_tf.data.registry import DatasetSpec
 from s3vae_tf.errors import UsageError
+from s3vae_tf.run_directory import CHECKPOINTS, CONFIG, RunCheckpoint, build_model
+from s3vae_tf.training.callbacks import EpochCheckpoint, EpochHistory, ImageGrids, NonFiniteGuard, StepMonitor
+from s3vae_tf.training.strategy import is_chief, make_strategy
 
-SECTIONS = ("model", "loss", "data", "train")
-
-
-def _field_type(section: str, field: dataclasses.Field) -> type:
-    cls = {"model": "ModelConfig", "loss": "LossConfig", "data": "DataConfig", "train": "TrainConfig"}[section]
-    import s3vae_tf.config as config_module
-
-    return typing.get_type_hints(getattr(config_module, cls))[field.name]
+# (config, dataset spec, prepared splits) -> an object whose ``probe(model)`` returns {name: value} and whose
+# ``names()`` lists them, or None: the learning-curve probe (the command passes the judge's, from evaluation).
+ProbeFactory = Callable[[RunConfig, DatasetSpec, Mapping[str, Mapping[str, np.ndarray]]], object]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Flags: the run's identity, then one flag per config field (``--batch-size`` sets train.batch_size)."""
-    parser = cli.ArgumentParser(
-        prog="python -m s3vae_tf.train",
-        description="Train S3VAE. Defaults are the paper's settings; --preset cpu (or quick) trains on a CPU in minutes.",
-        argument_default=argparse.SUPPRESS,
-    )
-    parser.add_argument("--dataset", help="dataset name (default: sprite)")
-    parser.add_argument("--variant", choices=VARIANTS, help="full (default), baseline or baseline-sv")
-    parser.add_argument("--preset", choices=PRESETS, help="paper (default), quick or cpu")
-    parser.add_argument("--run-dir", help="where config, checkpoints and logs go (default: runs/<dataset>-<variant>)")
-    defaults = RunConfig()
-    for section in SECTIONS:
-        group = parser.add_argument_group(f"{section} settings")
-        for field in dataclasses.fields(getattr(defaults, section)):
-            kind = _field_type(section, field)
-            flag = "--" + field.name.replace("_", "-")
-            default = getattr(getattr(defaults, section), field.name)
-            dest = f"{section}.{field.name}"
-            if kind is bool:
-                group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, help=f"(default: {default})")
-            else:
-                group.add_argument(flag, dest=dest, type=kind, metavar=kind.__name__.upper(), help=f"(default: {default!r})")
-    return parser
+def train(config: RunConfig, run_dir: Path, probe: ProbeFactory | None = None):
+    """Train (or resume) the run in ``run_dir``; return the keras History (None if already complete).
 
-
-def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
-    """The run's config and directory: a saved run plus the flags given, or a new run from preset + flags.
-
-    A flag that contradicts the saved config (except ``RESUMABLE_CHANGES``) is an error: the run
-    directory belongs to another run.
+    ``probe`` builds the learning-curve probe run every ``--probe-every`` steps (none without it).
     """
-    given = vars(args)
-    dataset = given.get("dataset", "sprite")
-    variant = given.get("variant", "full")
-    run_dir = Path(given.get("run_dir") or f"runs/{dataset}-{variant}")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"--run-dir {run_dir} exists and is not a directory")
-    config_path = run_dir / "config.json"
-    fresh = RunConfig(dataset=dataset, variant=variant)
-    fresh = apply_preset(fresh, given.get("preset", "paper"))
-    overrides = {k: v for k, v in given.items() if "." in k}
-    if config_path.exists():
-        saved = RunConfig.load(config_path)
-        identity = {k: given[k] for k in ("dataset", "variant", "preset") if k in given}
-        requested = _with_overrides(saved, {**overrides, **identity})
-        diffs = saved.differences(requested)
-        if diffs:
-            shown = ", ".join(f"{d} ({_get(saved, d)!r} -> {_get(requested, d)!r})" for d in diffs[:4])
-            raise UsageError(
-                f"run directory {run_dir} holds a run with another config: {shown}; "
-                "use another --run-dir, or only change " + ", ".join(RESUMABLE_CHANGES)
-            )
-        config = requested
-    else:
-        config = _with_overrides(fresh, overrides)
-    config.validate()
-    if config.train.judge and not Path(config.train.judge).is_file():
-        raise UsageError(f"--judge {config.train.judge} does not exist")
-    from s3vae_tf.data import registry
-
-    registry.get(config.dataset)
-    return config, run_dir
-
-
-def _get(config: RunConfig, dotted: str) -> Any:
-    value: Any = config
-    for part in dotted.split("."):
-        value = getattr(value, part)
-    return value
-
-
-def _with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
-    raw = config.to_dict()
-    for key, value in overrides.items():
-        if "." in key:
-            section, name = key.split(".", 1)
-            raw[section][name] = value
-        else:
-            raw[key] = value
-    return RunConfig.from_dict(raw)
-
-
-def train(config: RunConfig, run_dir: Path):
-    """Train (or resume) the run in ``run_dir``; return the keras History (None if already complete)."""
-    from s3vae_tf.data import registry
-
-    spec = registry.get(config.dataset)  # a bad name fails here, before TensorFlow starts
-
-    import keras
-
-    from s3vae_tf.data.pipeline import ClipSource, evaluation_dataset, training_dataset
-    from s3vae_tf.training.callbacks import EpochCheckpoint, EpochHistory, ImageGrids, NonFiniteGuard
-    from s3vae_tf.training.run import CHECKPOINTS, CONFIG, RunCheckpoint, build_model
-    from s3vae_tf.training.strategy import is_chief, make_strategy
-
+    spec = registry.get(config.dataset)
     strategy = make_strategy(config.train.strategy)  # first: multi-worker collectives start here
     chief = is_chief(strategy)
     policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[config.train.mixed_precision]
@@ -175,7 +85,7 @@ def train(config: RunConfig, run_dir: Path):
         clips = splits["test"]["frames"][:8].astype("float32") / spec.pixel_scale
         callbacks.append(ImageGrids(run_dir / "logs", clips, tc.image_every, seed=tc.seed))
     if chief and (tc.diagnostics_every or tc.probe_every):
-        monitor = step_monitor(config, spec, splits, train_source, run_dir, strategy.num_replicas_in_sync)
+        monitor = step_monitor(config, spec, splits, train_source, run_dir, strategy.num_replicas_in_sync, probe)
         if monitor is not None:
             callbacks.insert(1, monitor)  # before CSVLogger and TensorBoard, so the epoch logs carry its values
     return model.fit(
@@ -191,45 +101,15 @@ def train(config: RunConfig, run_dir: Path):
     )
 
 
-def step_monitor(config: RunConfig, spec, splits, train_source, run_dir: Path, replicas: int):
-    """The StepMonitor of a run: gradient shares on a fixed training batch and, when the dataset's judge
-    exists (``--judge`` or the default path), the protocol probe on ``--probe-clips`` test clips."""
-    import tensorflow as tf
-
-    from s3vae_tf.data import registry
-    from s3vae_tf.evaluation.judge import check_matches, default_path, load_judge
-    from s3vae_tf.evaluation.probe import ProtocolProbe, probe_subset
-    from s3vae_tf.training.callbacks import StepMonitor
-
+def step_monitor(config: RunConfig, spec: DatasetSpec, splits, train_source: ClipSource, run_dir: Path, replicas: int,
+                 probe: ProbeFactory | None = None) -> StepMonitor | None:
+    """The StepMonitor of a run: gradient shares on a fixed training batch and, every ``--probe-every`` steps,
+    the probe that ``probe`` builds (none when it returns None)."""
     tc = config.train
     if replicas > 1:
         print("note: step diagnostics and the protocol probe run on one device only; skipped", file=sys.stderr)
         return None
     count = min(tc.batch_size, train_source.size)
     batch = train_source.batch(tf.range(count), tf.constant([tc.seed, 7], tf.int64))
-    probe = None
-    if tc.probe_every:
-        path = Path(tc.judge) if tc.judge else default_path(registry.data_root(config.data), config.dataset)
-        if path.is_file():
-            judge, _ = load_judge(path)
-            check_matches(judge, spec)
-            probe = ProtocolProbe(judge, probe_subset(splits["test"], spec.pixel_scale, tc.probe_clips), seed=tc.seed)
-        else:
-            print(f"note: no judge at {path} (python -m s3vae_tf.judge); the protocol probe is off", file=sys.stderr)
-    return StepMonitor(run_dir, batch, tc.diagnostics_every, probe, tc.probe_every, tuple(probe.names()) if probe else ())
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    config, run_dir = resolve_config(args)
-    train(config, run_dir)
-    return 0
-
-
-def entry(argv: Sequence[str] | None = None) -> int:
-    cli.quiet_tensorflow()
-    return cli.run(main, argv, prog="s3vae_tf.train")
-
-
-if __name__ == "__main__":
-    sys.exit(entry())
+    built = probe(config, spec, splits) if tc.probe_every and probe is not None else None
+    return StepMonitor(run_dir, batch, tc.diagnostics_every, built, tc.probe_every, tuple(built.names()) if built else ())

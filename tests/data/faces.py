@@ -41,8 +41,8 @@ def framed(image: np.ndarray, faces, size: int = STILL_SIZE) -> tuple[np.ndarray
     """The still cut to a square around its face (twice the face's extent) at ``size`` px, and its landmarks."""
     import cv2
 
-    from s3vae_tf.data.landmarks import face_box
-    from s3vae_tf.data.mug import crop_square
+    from s3vae_tf.data.datasets.mug import crop_square
+    from s3vae_tf.data.labels.landmarks import face_box
 
     points = faces.points(image)
     assert points is not None, "no face found in the still"
@@ -77,7 +77,7 @@ def build_mug_tree(root: Path, faces) -> Path:
     """Write :data:`TREE` as ``root/subjects3/...`` JPEGs (mouth opening over each take); returns subjects3."""
     from PIL import Image
 
-    from s3vae_tf.data.landmarks import face_size
+    from s3vae_tf.data.labels.landmarks import face_size
 
     subjects3 = root / "subjects3"
     for subject, (name, takes) in TREE.items():

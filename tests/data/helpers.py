@@ -13,7 +13,7 @@ from tests.conftest import TINY_MODEL
 def train_tiny(dataset: str, data, run_dir: Path, batch_size: int = 4, steps: int = 2) -> dict[str, float]:
     """Train ``steps`` steps (and validate one batch) on ``dataset`` with DataConfig ``data``; the logged row."""
     from s3vae_tf.config import ModelConfig, RunConfig, TrainConfig
-    from s3vae_tf.training.train import train
+    from s3vae_tf.train import train
 
     config = RunConfig(
         dataset=dataset,

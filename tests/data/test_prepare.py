@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from s3vae_tf.data import mnist
+from s3vae_tf.data.datasets import mnist
 from s3vae_tf.data.prepare import entry
 
 SMALL = ["--train-clips", "6", "--test-clips", "2"]
@@ -96,7 +96,7 @@ def test_registry_describes_all_four_datasets():
     import sys
 
     # importing one dataset module first must not hide the others (each module registers itself)
-    code = "from s3vae_tf.data import mug; from s3vae_tf.data import registry; print(','.join(registry.names()))"
+    code = "from s3vae_tf.data.datasets import mug; from s3vae_tf.data import registry; print(','.join(registry.names()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "dsprites,mug,smmnist,sprite"
     from s3vae_tf.data import registry

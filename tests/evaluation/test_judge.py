@@ -11,19 +11,18 @@ from s3vae_tf.data import registry
 from s3vae_tf.errors import UsageError
 from s3vae_tf.evaluation.judge import (
     ClipAugmentation,
-    JudgeSettings,
     as_samples,
     build_judge,
     check_matches,
     default_path,
-    entry,
     head_labels,
     label_heads,
     load_judge,
     predict,
     real_accuracy,
-    train_judge,
 )
+from s3vae_tf.evaluation.judge_training import JudgeSettings, train_judge
+from s3vae_tf.judge import entry
 from tests.evaluation.conftest import tiny_judge_flags
 from tests.evaluation.helpers import TINY_JUDGE
 

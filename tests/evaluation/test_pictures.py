@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from s3vae_tf.evaluation.pictures import GROUP_GAP, NAMES, as_gif, as_png, pictures
+from s3vae_tf.pictures.figures import GROUP_GAP, NAMES, as_gif, as_png, pictures
 from tests.evaluation.helpers import FRAMES, SIZE, DisentangledStub, labelled_stub_clips
 
 STATIC, DYNAMIC = 0, 1  # the stub's channels for z_f and z_t

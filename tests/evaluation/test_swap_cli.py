@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image
 
-from s3vae_tf.evaluation.pictures import GROUP_GAP, NAMES
 from s3vae_tf.evaluation.swap import entry
+from s3vae_tf.pictures.figures import GROUP_GAP, NAMES
 from tests.training.helpers import run_module
 
 

@@ -9,7 +9,7 @@ import pytest
 @pytest.fixture(scope="session")
 def trained_model(tiny_run_dir):
     """The tiny run's model as trained (recurrent layers not unrolled), for eager reference outputs."""
-    from s3vae_tf.training.run import load_trained
+    from s3vae_tf.run_directory import load_trained
 
     return load_trained(tiny_run_dir)[2]
 

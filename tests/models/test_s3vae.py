@@ -40,6 +40,42 @@ def test_distribution_shapes_and_kls():
     assert terms["recon"].shape == (3,)
 
 
+def test_the_loss_reads_the_public_distributions(monkeypatch):
+    """One path: with zero noise (z = the posterior means) and inference-mode BatchNorm, the ELBO's terms are those of
+    posterior_distributions, likelihood and prior_distribution, and the static prior N(0, I)."""
+    from s3vae_tf.losses.elbo import kl_divergence, reconstruction_loss
+    from s3vae_tf.models.distributions import standard_normal_like
+
+    monkeypatch.setattr(S3VAE, "_noise", lambda self, shape, stream, step: tf.zeros(shape))
+    model = make_model("baseline")
+    batch = as_tensors(random_batch(3, FRAMES, seed=5))
+    terms = model.compute_terms(batch, training=False, step=tf.constant(0, tf.int64))
+    q_f, q_z = model.posterior_distributions(batch["frames"])
+    expected = {
+        "recon": reconstruction_loss(model.likelihood(q_f.mean(), q_z.mean()), batch["frames"]),
+        "kl_f": kl_divergence(q_f, standard_normal_like(q_f.mean(), 1)),
+        "kl_z": kl_divergence(q_z, model.prior_distribution(q_z.mean())),
+    }
+    assert set(terms) == set(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(terms[name], value, rtol=1e-5, err_msg=name)
+    assert float(tf.reduce_min(terms["kl_z"])) > 0
+
+
+def test_labels_are_typed_and_round_trip_through_the_config():
+    from s3vae_tf.models.labels import ModelLabels
+
+    labels = ModelLabels.from_value(SPRITE_LABELS)
+    assert labels.static[0] == ("skin", 6) and labels.uses_flow and labels.dfp_term_names() == ["dfp_moving", "dfp_direction"]
+    assert labels.dfp_outputs() == [["moving", 9], ["direction", 72]]
+    model = make_model()
+    assert ModelLabels.from_value(model.get_config()["labels"]) == model.labels == labels
+    faces = ModelLabels(dfp_signal="landmarks")
+    assert faces.dfp_outputs() == [["landmarks", 3]] and faces.dfp_term_names() == ["dfp_landmarks"]
+    with pytest.raises(ValueError, match="DFP signal"):
+        ModelLabels(dfp_signal="optical")
+
+
 def test_api_shapes_and_semantics():
     model = make_model()
     a = random_batch(2, FRAMES, seed=1)["frames"]

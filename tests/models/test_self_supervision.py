@@ -15,7 +15,7 @@ from s3vae_tf.losses.triplet import triplet_hinge, triplet_loss
 from s3vae_tf.models.heads import reverse_gradient
 from s3vae_tf.models.initializers import original_init
 from s3vae_tf.models.s3vae import S3VAE
-from s3vae_tf.training.run import build_model
+from s3vae_tf.run_directory import build_model
 from tests.conftest import SPRITE_LABELS, TINY_MODEL, random_batch
 
 

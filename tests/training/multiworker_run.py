@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from s3vae_tf.config import RunConfig
-from s3vae_tf.training.train import train
+from s3vae_tf.train import train
 
 
 def main(config_json: str, weights_out: str, run_dir: str) -> None:

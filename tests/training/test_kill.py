@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from s3vae_tf.training.train import entry
+from s3vae_tf.train import entry
 from tests import kill_points
 from tests.training.helpers import tiny_flags
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from s3vae_tf.training.run import build_model, load_trained
+from s3vae_tf.run_directory import build_model, load_trained
 
 
 def _weights(model) -> list[tuple[str, np.ndarray]]:

@@ -7,8 +7,8 @@ import pytest
 
 from s3vae_tf.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from s3vae_tf.errors import NonFiniteLossError
+from s3vae_tf.train import train
 from s3vae_tf.training import callbacks
-from s3vae_tf.training.train import train
 from tests.conftest import TINY_MODEL
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from s3vae_tf.training.train import entry
+from s3vae_tf.train import entry
 from tests.training.helpers import error_lines, run_module, tiny_flags
 
 

@@ -8,25 +8,27 @@ square (1.3 times the landmarks' extent) and resized to 64x64 RGB. Takes shorter
 without a face on the middle frame, are skipped (and counted).
 
 Labels: static = subject (index of its folder in sorted order), dynamic = expression (per frame, constant).
-DFP labels: eyelid and lip distances per frame (:mod:`s3vae_tf.data.landmarks`). Takes are split at
+DFP labels: eyelid and lip distances per frame (:mod:`s3vae_tf.data.labels.landmarks`). Takes are split at
 random (seed 0) into 75 % train and 25 % test, so every subject appears in both.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from s3vae_tf.config import DataConfig
-from s3vae_tf.data import landmarks
-from s3vae_tf.data.cache import ArrayCache
-from s3vae_tf.data.preparation import Splits, cached
-from s3vae_tf.data.progress import Progress
+from s3vae_tf.data.labels import landmarks
 from s3vae_tf.data.registry import DatasetSpec, Prepared, register
+from s3vae_tf.data.storage.cache import ArrayCache
+from s3vae_tf.data.storage.preparation import Splits, cached
+from s3vae_tf.data.storage.progress import Progress
+from s3vae_tf.data.storage.sources import given
 from s3vae_tf.errors import DataError, UsageError
 
 EXPRESSIONS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
@@ -58,7 +60,7 @@ class Take:
 
 def resolve_mug_dir(config: DataConfig, data_root: Path) -> Path:
     """The ``subjects3`` folder (or the folder holding it): from --mug-dir, else $S3VAE_MUG_DIR."""
-    chosen = config.mug_dir or os.environ.get("S3VAE_MUG_DIR", "")
+    chosen = given(config.mug_dir, "S3VAE_MUG_DIR")
     how = f"request it at {SITE} and pass --mug-dir (or set S3VAE_MUG_DIR) to its subjects3 folder"
     if not chosen:
         raise DataError(f"the MUG database is licensed and cannot be downloaded: {how}")
@@ -99,7 +101,6 @@ def split_takes(count: int) -> dict[str, np.ndarray]:
 
 
 def _read_rgb(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
@@ -119,7 +120,6 @@ def crop_square(image: np.ndarray, left: int, top: int, side: int) -> np.ndarray
 
 
 def _shrink(image: np.ndarray, size: int) -> np.ndarray:
-    import cv2
 
     if image.shape[0] <= size:
         return np.ascontiguousarray(image)
@@ -128,7 +128,6 @@ def _shrink(image: np.ndarray, size: int) -> np.ndarray:
 
 def process_take(take: Take, faces: landmarks.FaceLandmarks) -> tuple[np.ndarray, np.ndarray] | None:
     """Frames (15, 64, 64, 3) uint8 and landmark distances (15, 3) of one take; None without a face."""
-    import cv2
 
     chosen = take.images[: (FRAMES - 1) * STRIDE + 1 : STRIDE]
     images = [_read_rgb(path) for path in chosen]
@@ -198,9 +197,9 @@ def source_files(config: DataConfig, data_root: Path) -> dict[str, Path] | None:
     """Every take image and the landmark model the clips are made from. Explicit paths (--mug-dir,
     --landmark-model and their environment variables) are checked (DataError when missing); None without
     --mug-dir (the cache then stands as it is) or before the default landmark model is downloaded."""
-    model = config.landmark_model or os.environ.get("S3VAE_LANDMARK_MODEL", "")
+    model = given(config.landmark_model, "S3VAE_LANDMARK_MODEL")
     model_path = landmarks.resolve_model(model, data_root) if model else Path(data_root) / "models" / landmarks.MODEL_NAME
-    if not (config.mug_dir or os.environ.get("S3VAE_MUG_DIR", "")):
+    if not given(config.mug_dir, "S3VAE_MUG_DIR"):
         return None
     root = resolve_mug_dir(config, data_root)
     if not model_path.is_file():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from s3vae_tf.data.flow_labels import clip_labels, dataset_labels, grid_labels
+from s3vae_tf.data.labels.flow_labels import clip_labels, dataset_labels, grid_labels
 
 
 def _textured_square(shift_x: int = 0, shift_y: int = 0, size: int = 64) -> np.ndarray:

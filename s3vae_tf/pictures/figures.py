@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from s3vae_tf.grids import clip_grid, table_gif_bytes
+from s3vae_tf.pictures.grids import clip_grid, table_gif_bytes
 
 Table = list[list[np.ndarray]]
 NAMES = ("reconstructions", "swaps", "fixed_appearance", "fixed_motion", "samples")

@@ -15,13 +15,13 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable
 
+import cv2
 import numpy as np
 
 FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=9, iterations=3, poly_n=5, poly_sigma=1.1, flags=0)
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
-    import cv2
 
     if frame.ndim == 3 and frame.shape[-1] == 3:
         return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -30,7 +30,6 @@ def _gray(frame: np.ndarray) -> np.ndarray:
 
 def dense_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Farneback flow from uint8 frame ``a`` to ``b`` (H, W, C or H, W): (H, W, 2) of (dx, dy) pixels."""
-    import cv2
 
     return cv2.calcOpticalFlowFarneback(_gray(a), _gray(b), None, **FARNEBACK)
 
@@ -62,7 +61,6 @@ def clip_labels(clip: np.ndarray, grid: int = 3, bins: int = 8, threshold: float
 
 
 def _chunk_labels(args: tuple[np.ndarray, int, int, float]) -> tuple[np.ndarray, np.ndarray]:
-    import cv2
 
     cv2.setNumThreads(1)
     clips, grid, bins, threshold = args

@@ -9,7 +9,7 @@ function of (seed, split, index) only. Training clips use MNIST's training digit
 digits.
 
 Labels: static = the two digit classes; dynamic = each digit's motion direction per frame (the 8 bins of
-:mod:`s3vae_tf.data.motion`, direction of the move from frame t to t+1; the last frame, whose next move is
+:mod:`s3vae_tf.data.labels.motion`, direction of the move from frame t to t+1; the last frame, whose next move is
 never seen, repeats the move into it); DFP = flow grid. Column n of both is the same digit, numbered by where
 it starts (digit 1's first-frame corner is further left, then higher). The two digits, and their two
 directions per frame, are sets (``DatasetSpec.label_sets``): a judge is right when it reads the pair, in
@@ -22,12 +22,14 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from s3vae_tf.config import DataConfig
-from s3vae_tf.data import mnist
-from s3vae_tf.data.cache import ArrayCache
-from s3vae_tf.data.motion import BINS, direction_class
-from s3vae_tf.data.preparation import (
+from s3vae_tf.data.datasets import mnist
+from s3vae_tf.data.labels.motion import BINS, direction_class
+from s3vae_tf.data.registry import DatasetSpec, Prepared, register
+from s3vae_tf.data.storage.cache import ArrayCache
+from s3vae_tf.data.storage.preparation import (
     SPLITS,
     Splits,
     add_flow_labels,
@@ -37,8 +39,7 @@ from s3vae_tf.data.preparation import (
     clip_rng,
     flow_params,
 )
-from s3vae_tf.data.progress import Progress
-from s3vae_tf.data.registry import DatasetSpec, Prepared, register
+from s3vae_tf.data.storage.progress import Progress
 from s3vae_tf.errors import DataError
 
 FRAMES = 15
@@ -61,7 +62,6 @@ class Digits:
 
     def __getitem__(self, index: int) -> np.ndarray:
         if index not in self._resized:
-            from PIL import Image
 
             small = Image.fromarray(self.images[index]).resize((DIGIT, DIGIT), Image.BILINEAR)
             self._resized[index] = np.asarray(small, np.uint16)

@@ -51,6 +51,7 @@ import sys
 import tensorflow as tf
 from s3vae_tf.models.decoder import FrameDecoder
 from s3vae_tf.models.encoder import FrameEncoder
+from s3vae_tf.models.lean_backward import lean_forward
 
 # An autoencoder, as in S3VAE: the peak comes in the decoder's backward pass, while everything the
 # encoder keeps for its own backward pass is still held.
@@ -60,7 +61,7 @@ frames = tf.random.uniform((64, 64, 64, 3), seed=0)
 encoder.build(frames.shape)
 decoder.build((None, 32))
 # "stack": the activations read their outputs, but the encoder runs layer by layer without recomputing
-encode = (lambda x: encoder.net(x, training=True)) if sys.argv[1] == "stack" else (lambda x: encoder(x, training=True))
+encode = (lambda x: lean_forward(encoder.net.layers, x, recompute=False)) if sys.argv[1] == "stack" else (lambda x: encoder(x, training=True))
 
 @tf.function
 def step():

@@ -13,9 +13,9 @@ from typing import Callable, Mapping
 import numpy as np
 
 from s3vae_tf.config import DataConfig
-from s3vae_tf.data.cache import ArrayCache, source_digests
-from s3vae_tf.data.flow_labels import FARNEBACK, dataset_labels
-from s3vae_tf.data.progress import Progress
+from s3vae_tf.data.labels.flow_labels import FARNEBACK, dataset_labels
+from s3vae_tf.data.storage.cache import ArrayCache, source_digests
+from s3vae_tf.data.storage.progress import Progress
 from s3vae_tf.errors import UsageError
 
 SPLITS = ("train", "test")

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from s3vae_tf.data.download import download
+from s3vae_tf.data.storage.download import download
+from s3vae_tf.data.storage.sources import given_path
 from s3vae_tf.errors import DataError
 from s3vae_tf.io import sha256_file
 
@@ -30,11 +31,8 @@ NAMES = ("left_eyelids", "right_eyelids", "lips")
 
 def resolve_model(chosen: str, data_root: Path) -> Path:
     """The landmark model: the flag, else the environment variable, else the cache (downloaded when missing)."""
-    chosen = chosen or os.environ.get("S3VAE_LANDMARK_MODEL", "")
-    if chosen:
-        path = Path(chosen).expanduser()
-        if not path.is_file():
-            raise DataError(f"face landmark model {path} does not exist (from --landmark-model / S3VAE_LANDMARK_MODEL)")
+    path = given_path(chosen, "S3VAE_LANDMARK_MODEL", "face landmark model", "--landmark-model", kind="file")
+    if path is not None:
         return path
     path = Path(data_root) / "models" / MODEL_NAME
     if path.is_file():

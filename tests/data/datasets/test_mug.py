@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from s3vae_tf.config import DataConfig
-from s3vae_tf.data import mug, registry
+from s3vae_tf.data import registry
+from s3vae_tf.data.datasets import mug
 from s3vae_tf.data.prepare import entry
 from s3vae_tf.errors import DataError, UsageError
 from tests.data.faces import TREE, build_mug_tree, landmark_model
@@ -19,7 +20,7 @@ from tests.data.helpers import train_tiny
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     pytest.importorskip("mediapipe")
-    from s3vae_tf.data.landmarks import FaceLandmarks
+    from s3vae_tf.data.labels.landmarks import FaceLandmarks
 
     with FaceLandmarks(landmark_model()) as faces:
         return build_mug_tree(tmp_path_factory.mktemp("mug"), faces)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from s3vae_tf.config import DataConfig
-from s3vae_tf.data import mnist, smmnist
-from s3vae_tf.data.motion import direction_class
-from s3vae_tf.data.preparation import clip_rng
+from s3vae_tf.data.datasets import mnist, smmnist
+from s3vae_tf.data.labels.motion import direction_class
+from s3vae_tf.data.storage.preparation import clip_rng
 from tests.conftest import shared
 from tests.data.helpers import train_tiny
 

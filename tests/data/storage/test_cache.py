@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from s3vae_tf.data.cache import ALIGNMENT, ArrayCache, read_aligned
+from s3vae_tf.data.storage.cache import ALIGNMENT, ArrayCache, read_aligned
 
 
 def test_round_trip(tmp_path):
@@ -82,7 +82,7 @@ def test_cache_without_recorded_sources_is_stale_when_they_are_known(tmp_path, c
 def test_unreadable_source_is_a_clear_error(tmp_path):
     import pytest
 
-    from s3vae_tf.data.cache import source_digests
+    from s3vae_tf.data.storage.cache import source_digests
     from s3vae_tf.errors import DataError
 
     (tmp_path / "a.png").write_bytes(b"x")

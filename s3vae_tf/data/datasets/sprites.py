@@ -13,12 +13,14 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from s3vae_tf.config import DataConfig
-from s3vae_tf.data.cache import ArrayCache
-from s3vae_tf.data.download import download
-from s3vae_tf.data.preparation import Splits, add_flow_labels, cached, flow_params
 from s3vae_tf.data.registry import DatasetSpec, Prepared, register
+from s3vae_tf.data.storage.cache import ArrayCache
+from s3vae_tf.data.storage.download import download
+from s3vae_tf.data.storage.preparation import Splits, add_flow_labels, cached, flow_params
+from s3vae_tf.data.storage.sources import given, given_path
 from s3vae_tf.errors import DataError
 
 LAYERS = ("body", "bottomwear", "topwear", "hair")  # compositing order; shoes/1 goes on last
@@ -100,11 +102,8 @@ def action_class(action: int, direction: int) -> int:
 
 def resolve_lpc_dir(lpc_dir: str, data_dir: Path) -> Path:
     """The sheets directory: the flag, else $S3VAE_LPC_DIR, else <data_dir>/lpc (downloaded when missing)."""
-    chosen = lpc_dir or os.environ.get("S3VAE_LPC_DIR", "")
-    if chosen:
-        path = Path(chosen).expanduser()
-        if not path.is_dir():
-            raise DataError(f"LPC sheet directory {path} does not exist (from --lpc-dir / S3VAE_LPC_DIR)")
+    path = given_path(lpc_dir, "S3VAE_LPC_DIR", "LPC sheet directory", "--lpc-dir")
+    if path is not None:
         return path
     path = Path(data_dir) / "lpc"
     if not _has_every_sheet(path):
@@ -119,7 +118,7 @@ def _has_every_sheet(directory: Path) -> bool:
 def source_files(config: DataConfig, data_root: Path) -> dict[str, Path] | None:
     """The 25 sheets the dataset is composed from: from --lpc-dir / $S3VAE_LPC_DIR (checked: DataError when
     missing), else ``<data_root>/lpc`` when it holds them all, else None (they would be downloaded)."""
-    if config.lpc_dir or os.environ.get("S3VAE_LPC_DIR", ""):
+    if given(config.lpc_dir, "S3VAE_LPC_DIR"):
         directory = resolve_lpc_dir(config.lpc_dir, Path(data_root))
     else:
         directory = Path(data_root) / "lpc"
@@ -157,7 +156,6 @@ class SpriteSheets:
     """The LPC layers, cropped to the nine sheet rows the dataset uses, ready for compositing."""
 
     def __init__(self, lpc_dir: str | os.PathLike):
-        from PIL import Image
 
         self.lpc_dir = Path(lpc_dir)
         self.rows = sorted({row for per_dir in ROWS.values() for row in per_dir.values()})
@@ -169,7 +167,6 @@ class SpriteSheets:
         self._canvas = Image.new("RGBA", self.shoes.size, (0, 0, 0, 255))
 
     def _load(self, rel: str):
-        from PIL import Image, UnidentifiedImageError
 
         path = self.lpc_dir / rel
         try:
@@ -190,7 +187,6 @@ class SpriteSheets:
 
     def character(self, skin: int, pants: int, top: int, hair: int) -> np.ndarray:
         """All 9 clips of one character, uint8 (9, 8, 64, 64, 3), ordered (action, direction)."""
-        from PIL import Image
 
         image = self._canvas
         for layer, option in zip(LAYERS, (skin, pants, top, hair)):

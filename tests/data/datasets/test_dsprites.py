@@ -9,9 +9,9 @@ import pytest
 from PIL import Image, ImageSequence
 
 from s3vae_tf.config import DataConfig
-from s3vae_tf.data import dsprites
-from s3vae_tf.data.motion import STEPS
-from s3vae_tf.data.preparation import clip_rng
+from s3vae_tf.data.datasets import dsprites
+from s3vae_tf.data.labels.motion import STEPS
+from s3vae_tf.data.storage.preparation import clip_rng
 from tests.conftest import shared
 from tests.data.helpers import train_tiny
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from s3vae_tf.data import landmarks
+from s3vae_tf.data.labels import landmarks
 from s3vae_tf.errors import DataError
 from tests.data.faces import framed, landmark_model, open_mouth, still
 

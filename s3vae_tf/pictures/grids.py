@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from PIL import GifImagePlugin, Image
 
 from s3vae_tf.io import atomic_write_bytes
 
@@ -31,7 +32,6 @@ def clip_grid(rows: Sequence[np.ndarray], pad: int = 2, value_max: float = 1.0) 
 
 
 def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
-    from PIL import Image
 
     pil = Image.fromarray(image)
     if scale > 1:
@@ -50,7 +50,6 @@ def table_gif_bytes(
     table: Sequence[Sequence[np.ndarray]], pad: int = 2, value_max: float = 1.0, scale: int = 1, frame_ms: int = 150
 ) -> bytes:
     """A table of clips (rows of (T, H, W, C) clips, same shapes) played as one looping animated GIF."""
-    from PIL import Image
 
     rows = [[to_uint8(c, value_max) for c in row] for row in table]
     t, h, w, _ = rows[0][0].shape
@@ -77,7 +76,6 @@ def exact_gif_bytes(frames: Sequence, frame_ms: int) -> bytes:
     Frames are written one by one with Pillow's GIF helpers: ``Image.save`` would merge identical
     consecutive frames and shorten the clip.
     """
-    from PIL import GifImagePlugin
 
     header, _ = GifImagePlugin.getheader(frames[0], info={"loop": 0, "duration": frame_ms})
     out = io.BytesIO()

@@ -21,24 +21,20 @@ import keras
 import tensorflow as tf
 
 from s3vae_tf.config import RunConfig
-from s3vae_tf.data.registry import DatasetSpec
 from s3vae_tf.data import registry
+from s3vae_tf.data.registry import DatasetSpec
 from s3vae_tf.errors import UsageError
+from s3vae_tf.models.labels import ModelLabels
 from s3vae_tf.models.s3vae import S3VAE
 
 CONFIG = "config.json"
 CHECKPOINTS = "checkpoints"
 
 
-def model_labels(spec: DatasetSpec, config: RunConfig) -> dict:
+def model_labels(spec: DatasetSpec, config: RunConfig) -> ModelLabels:
     """The label heads and DFP signal the model is built for."""
-    return {
-        "static": [list(h) for h in spec.static_heads],
-        "dynamic": [list(h) for h in spec.dynamic_heads],
-        "dfp_signal": spec.dfp_signal,
-        "flow_grid": config.data.flow_grid,
-        "flow_bins": config.data.flow_bins,
-    }
+    return ModelLabels(static=spec.static_heads, dynamic=spec.dynamic_heads, dfp_signal=spec.dfp_signal,
+                       flow_grid=config.data.flow_grid, flow_bins=config.data.flow_bins)
 
 
 def build_model(config: RunConfig, spec: DatasetSpec, dataset_size: int = 0, **model_overrides) -> S3VAE:

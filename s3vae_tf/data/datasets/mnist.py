@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from s3vae_tf.config import DataConfig
-from s3vae_tf.data.download import download
+from s3vae_tf.data.storage.download import download
+from s3vae_tf.data.storage.sources import given_path
 from s3vae_tf.errors import DataError
 
 FILES = {
@@ -78,12 +79,9 @@ def source_files(config: DataConfig, data_root: Path) -> dict[str, Path] | None:
     """The four files (keys of :data:`FILES`) as they are now, without downloading: from the chosen directory
     (checked: DataError naming what is missing), else the data directory's; None when one of those is not
     there yet (it would be downloaded). Explicit paths are always checked."""
-    chosen = config.mnist_dir or os.environ.get("S3VAE_MNIST_DIR", "")
     explicit = _explicit_train_images(config)
-    if chosen:
-        directory = Path(chosen).expanduser()
-        if not directory.is_dir():
-            raise DataError(f"MNIST directory {directory} does not exist (from --mnist-dir / S3VAE_MNIST_DIR)")
+    directory = given_path(config.mnist_dir, "S3VAE_MNIST_DIR", "MNIST directory", "--mnist-dir")
+    if directory is not None:
         found = {key: _find_official(directory, stem) for key, stem in FILES.items()}
         if explicit is not None:
             found["train_images"] = explicit

@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from s3vae_tf.config import DataConfig
-from s3vae_tf.data.cache import ArrayCache
-from s3vae_tf.data.motion import BINS, STEPS
-from s3vae_tf.data.preparation import (
+from s3vae_tf.data.labels.motion import BINS, STEPS
+from s3vae_tf.data.registry import DatasetSpec, Prepared, register
+from s3vae_tf.data.storage.cache import ArrayCache
+from s3vae_tf.data.storage.preparation import (
     SPLITS,
     Splits,
     add_flow_labels,
@@ -37,8 +38,7 @@ from s3vae_tf.data.preparation import (
     clip_rng,
     flow_params,
 )
-from s3vae_tf.data.progress import Progress
-from s3vae_tf.data.registry import DatasetSpec, Prepared, register
+from s3vae_tf.data.storage.progress import Progress
 
 SHAPES = ("square", "ellipse", "heart")
 SCALES = tuple(float(s) for s in np.linspace(0.5, 1.0, 6))

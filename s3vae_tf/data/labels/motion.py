@@ -2,7 +2,7 @@
 
 Bin 0 is "right" and bins go counter-clockwise as seen on screen (row 0 at the top): with 8 bins,
 2 = up, 4 = left, 6 = down. The ground-truth direction labels of the generated datasets use the same
-bins as the flow-grid DFP labels (:mod:`s3vae_tf.data.flow_labels`), so the two can be compared.
+bins as the flow-grid DFP labels (:mod:`s3vae_tf.data.labels.flow_labels`), so the two can be compared.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from s3vae_tf.data import sprites
+from s3vae_tf.data.datasets import sprites
 from s3vae_tf.errors import DataError
 
 
@@ -104,8 +104,8 @@ def test_a_changed_sheet_rebuilds_the_cache(lpc_dir, tmp_path, monkeypatch):
     import shutil
 
     from s3vae_tf.config import DataConfig
-    from s3vae_tf.data.cache import source_digests
-    from s3vae_tf.data.preparation import flatten
+    from s3vae_tf.data.storage.cache import source_digests
+    from s3vae_tf.data.storage.preparation import flatten
 
     sheets = tmp_path / "lpc"
     shutil.copytree(lpc_dir, sheets)

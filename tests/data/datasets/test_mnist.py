@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from s3vae_tf.config import DataConfig
-from s3vae_tf.data import mnist
+from s3vae_tf.data.datasets import mnist
 from s3vae_tf.errors import DataError
 from tests.conftest import shared
 
