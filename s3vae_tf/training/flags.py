@@ -15,10 +15,8 @@ from s3vae_tf.config import PRESETS, RESUMABLE_CHANGES, VARIANTS, DataConfig, Lo
 from s3vae_tf.data import registry
 from s3vae_tf.errors import UsageError
 
-SECTIONS = ("model", "loss", "data", "train")
-
-
 SECTION_TYPES = {"model": ModelConfig, "loss": LossConfig, "data": DataConfig, "train": TrainConfig}
+SECTIONS = tuple(SECTION_TYPES)
 
 
 def build_parser() -> argparse.ArgumentParser:
