@@ -209,7 +209,7 @@ def export_run(request: ExportRequest, log: Callable[[str], None] = print) -> di
         meta["formats"] = [f for f in FORMATS if f in paths]
         meta["paths"] = paths
         if "onnx" in written:
-            from export.onnx_export import OPSET
+            from export.onnx_export import OPSET  # loads TensorFlow: only once the export is under way (see export_run)
 
             meta["onnx_opset"] = OPSET
         elif "onnx" in kept:
