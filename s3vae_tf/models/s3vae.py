@@ -284,7 +284,8 @@ class S3VAE(keras.Model):
         }
         monitors: dict[str, tf.Tensor] = {}
         if self.variant == "full":
-            terms.update(self._self_supervision(data, features, params, z, monitors))
+            self_supervised, monitors = self._self_supervision(data, features, params, z)
+            terms.update(self_supervised)
         if self.variant == "baseline-sv":
             terms.update(self._supervision(data, partner_features, params, z))
         if self.variant in ("full", "baseline-sv"):
@@ -302,19 +303,20 @@ class S3VAE(keras.Model):
         both = self.frame_features(tf.concat([frames, data["partner_frames"]], axis=0), training=training)
         return both[:batch], both[batch:]
 
-    def _self_supervision(self, data, features, params, z, monitors) -> dict[str, tf.Tensor]:
-        """SCC (the anchor's z_f vs its frame-shuffled positive and another clip) and DFP (z_t -> the flow grid or
-        the landmarks); with the static adversary, the DFP labels must not be readable from z_f."""
+    def _self_supervision(self, data, features, params, z) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:
+        """(terms, monitors): SCC (the anchor's z_f vs its frame-shuffled positive and another clip) and DFP (z_t ->
+        the flow grid or the landmarks; with the static adversary, the DFP labels must not be readable from z_f),
+        and SCC's fraction of active triplets."""
         f_mean, batch = params["f_mean"], tf.shape(data["frames"])[0]
         positive = tf.gather(features, data["positive_order"], batch_dims=1)  # the same features, frames shuffled
         f_positive, _ = self.posterior.static(self.posterior.summarize(positive))
         hinge = self._triplet_hinge(f_mean, f_positive)
-        monitors["scc_active"] = tf.reduce_mean(tf.cast(hinge > 0, hinge.dtype))
+        monitors = {"scc_active": tf.reduce_mean(tf.cast(hinge > 0, hinge.dtype))}
         terms = {"scc": tf.nn.relu(hinge), **self._dfp_terms(self.dfp_head(z), data, batch, per_frame=True)}
         if self.static_adversary is not None:
             guesses = self.static_adversary(reverse_gradient(f_mean))
             terms["adv_static"] = tf.add_n(list(self._dfp_terms(guesses, data, batch, per_frame=False).values()))
-        return terms
+        return terms, monitors
 
     def _supervision(self, data, partner_features, params, z) -> dict[str, tf.Tensor]:
         """baseline-sv: z_f -> the static labels, z_t -> the dynamic labels, and SCC with a same-appearance clip
