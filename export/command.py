@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from export.exporter import FORMATS, ExportRequest, export_run, parse_formats
+from export.exporter import FORMATS, SCHEMES, ExportRequest, export_run, parse_formats, parse_quantize
 from s3vae_tf import cli
 from s3vae_tf.errors import UsageError
 
@@ -23,6 +23,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run", required=True, type=Path, metavar="RUN_DIR", help="a run directory with a checkpoint")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="export directory (new, empty, or an export of the same model)")
     parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)} (default: all)")
+    parser.add_argument(
+        "--quantize",
+        default="",
+        metavar="SCHEMES",
+        help=f"also write quantised models, comma-separated from {','.join(SCHEMES)}: int8 -> DIR/onnx_int8, DIR/tflite_int8 "
+        "(calibrated on training clips), fp16 -> DIR/tflite_fp16 (default: none)",
+    )
     parser.add_argument("--version", type=int, default=1, help="TF Serving model version (default: 1)")
     parser.add_argument("--name", default="s3vae", help="TF Serving model name (default: s3vae)")
     parser.add_argument("--samples", type=int, default=6, help="real test clips written as GIFs (default: 6; 0 = none)")
@@ -43,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         name=args.name,
         samples=args.samples,
         overwrite=args.overwrite,
+        quantize=parse_quantize(args.quantize),
     )
     export_run(request)
     return 0

@@ -23,6 +23,10 @@ from s3vae_tf.errors import UsageError
 from s3vae_tf.io import atomic_write_text, sha256_file
 
 FORMATS = ("savedmodel", "onnx", "tflite")
+# --quantize SCHEMES adds these next to their float format (export.quantize; the names double as directories)
+QUANTIZED_FORMATS = {"onnx_int8": ("onnx", "int8"), "tflite_int8": ("tflite", "int8"), "tflite_fp16": ("tflite", "fp16")}
+SCHEMES = ("int8", "fp16")
+FILE_FORMATS = ("onnx", "tflite", *QUANTIZED_FORMATS)  # one file per signature, in a directory named like the format
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -37,6 +41,12 @@ class ExportRequest:
     name: str = "s3vae"
     samples: int = 6
     overwrite: bool = False
+    quantize: tuple[str, ...] = ()  # schemes: "int8" (ONNX and TFLite), "fp16" (TFLite)
+
+    @property
+    def quantized_formats(self) -> tuple[str, ...]:
+        """The quantised formats ``quantize`` adds to the float formats being exported."""
+        return tuple(f for f, (base, scheme) in QUANTIZED_FORMATS.items() if scheme in self.quantize and base in self.formats)
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -48,6 +58,15 @@ def parse_formats(text: str) -> tuple[str, ...]:
     if not chosen:
         raise UsageError(f"no format given; choose from {', '.join(FORMATS)}")
     return tuple(f for f in FORMATS if f in chosen)
+
+
+def parse_quantize(text: str) -> tuple[str, ...]:
+    """``"int8,fp16"`` -> ("int8", "fp16"); ``""`` -> (); unknown schemes are usage errors."""
+    chosen = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(chosen) - set(SCHEMES))
+    if unknown:
+        raise UsageError(f"unknown --quantize {', '.join(map(repr, unknown))}; choose from {', '.join(SCHEMES)}")
+    return tuple(s for s in SCHEMES if s in chosen)
 
 
 def _checkpoint_prefix(run_dir: Path) -> Path:
@@ -104,6 +123,18 @@ def _next_version(out: Path, name: str) -> int:
     return max(versions, default=0) + 1
 
 
+def _load_calibration(config: RunConfig, request: ExportRequest) -> dict | None:
+    """The training split (quantised formats are calibrated on its clips), or None when nothing is quantised."""
+    if not request.quantize:
+        return None
+    if not request.quantized_formats:
+        raise UsageError(f"--quantize {','.join(request.quantize)} needs --formats with onnx (int8) or tflite (int8, fp16)")
+    try:
+        return registry.load(config.dataset, config.data)["train"]
+    except UsageError as exc:
+        raise UsageError(f"cannot read the training clips that --quantize calibrates on: {exc}") from None
+
+
 def _load_samples(config: RunConfig, count: int) -> dict | None:
     if count <= 0:
         return None
@@ -143,7 +174,8 @@ def export_run(request: ExportRequest, log: Callable[[str], None] = print) -> di
         raise UsageError(f"--name {request.name!r} must be letters, digits, '.', '_' or '-' (it is a directory name)")
     if request.version < 1:
         raise UsageError("--version must be a positive integer")
-    parse_formats(",".join(request.formats))  # the same check for callers of this function
+    parse_formats(",".join(request.formats))  # the same checks for callers of this function
+    parse_quantize(",".join(request.quantize))
     if not run_dir.is_dir():
         raise UsageError(f"run directory {run_dir} does not exist")
     if not (run_dir / "config.json").is_file():
@@ -171,6 +203,7 @@ def export_run(request: ExportRequest, log: Callable[[str], None] = print) -> di
     layout.recover(out, log)
     previous = _check_out_dir(request, metadata.identity(meta))
     test_split = _load_samples(config, request.samples)
+    train_split = _load_calibration(config, request)
 
     log(f"loading {run_dir} ({prefix.name})")
     # TensorFlow loads only now, once the input is valid: its start-up log reaches stderr whatever the log level, so
@@ -191,6 +224,9 @@ def export_run(request: ExportRequest, log: Callable[[str], None] = print) -> di
 
     with layout.staging(out) as stage:
         written, paths = _write_formats(module, request, stage, log)
+        if train_split is not None:
+            meta["quantization"] = _write_quantized(module, request, train_split, spec.pixel_scale, stage, paths, log)
+            written.update({fmt: fmt for fmt in request.quantized_formats})
         samples: list[dict] = []
         if test_split is not None:
             samples = _write_samples(test_split, request.samples, meta["labels"], stage)
@@ -205,8 +241,10 @@ def export_run(request: ExportRequest, log: Callable[[str], None] = print) -> di
                 samples = previous["samples"]
             else:
                 paths[key] = path_entry
+            if key in QUANTIZED_FORMATS:
+                meta.setdefault("quantization", {})[key] = previous["quantization"][key]
             files.update(kept_files)
-        meta["formats"] = [f for f in FORMATS if f in paths]
+        meta["formats"] = [f for f in (*FORMATS, *QUANTIZED_FORMATS) if f in paths]
         meta["paths"] = paths
         if "onnx" in written:
             from export.onnx_export import OPSET  # loads TensorFlow: only once the export is under way (see export_run)
@@ -223,7 +261,7 @@ def export_run(request: ExportRequest, log: Callable[[str], None] = print) -> di
         with layout.publishing(out, list(written.values()), text):
             for rel in written.values():
                 layout.move_into_place(stage, rel, out)
-            for key in ("onnx", "tflite", "samples"):  # their directories are named like them
+            for key in (*FILE_FORMATS, "samples"):  # their directories are named like them
                 if key not in written and key not in kept and (out / key).exists():
                     log(f"removing {out / key}: it does not belong to this export")
                     layout.remove(out, key)
@@ -264,6 +302,37 @@ def _write_formats(module, request: ExportRequest, stage: Path, log: Callable[[s
     return written, paths
 
 
+def _write_quantized(module, request: ExportRequest, train_split: dict, pixel_scale: float, stage: Path,
+                     paths: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
+    """Write each quantised format of ``request`` into ``stage`` (adding to ``paths``); return their metadata."""
+    from export import quantize, signatures, tflite_export
+
+    clips = quantize.calibration_clips(train_split["frames"], pixel_scale)
+    log(f"calibrating the quantised formats on {len(clips)} training clips")
+    feeds = quantize.calibration_feeds(module, clips)
+    described: dict[str, Any] = {}
+    for fmt in request.quantized_formats:
+        base, scheme = QUANTIZED_FORMATS[fmt]
+        (stage / fmt).mkdir()
+        paths[fmt] = {}
+        for name in signatures.NAMES:
+            rel = f"{fmt}/{name}.{base}"
+            log(f"{fmt} {name} -> {request.out / rel}")
+            if base == "onnx":
+                _step(f"int8 quantisation of ONNX {name}", lambda: quantize.quantize_onnx(stage / paths["onnx"][name], feeds[name], stage / rel))
+            else:
+                _step(f"{scheme} quantisation of TFLite {name}", lambda: tflite_export.convert(
+                    module.function(name), name, stage / rel, stage / ".work" / f"{fmt}-{name}", scheme, feeds[name]))
+            paths[fmt][name] = rel
+        described[fmt] = {
+            "from": base,
+            "scheme": scheme,
+            "description": quantize.DESCRIPTIONS[fmt],
+            "calibration": {"split": "train", "clips": len(clips)} if scheme == "int8" else None,
+        }
+    return described
+
+
 def _write_samples(test_split: dict, count: int, labels: dict, stage: Path) -> list[dict]:
 
     (stage / "samples").mkdir()
@@ -283,7 +352,7 @@ def _kept_from(previous: dict | None, meta: dict, request: ExportRequest, writte
     same_weights = previous.get("checkpoint", {}).get("sha256") == meta["checkpoint"]["sha256"]
     old_files = previous.get("files", {})
     old_paths = previous.get("paths", {})
-    candidates = [f for f in ("onnx", "tflite") if f not in written and same_weights and f in old_paths]
+    candidates = [f for f in FILE_FORMATS if f not in written and same_weights and f in old_paths]
     if "savedmodel" not in written and same_weights and old_paths.get("savedmodel") == layout.savedmodel_dir(request.name, request.version):
         candidates.append("savedmodel")
     if "samples" not in written and previous.get("samples"):

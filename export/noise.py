@@ -49,7 +49,9 @@ def uniform_bits(seed: tf.Tensor, counter: tf.Tensor) -> tf.Tensor:
 def uniform(seed: tf.Tensor, counter: tf.Tensor) -> tf.Tensor:
     """Uniform float32 in (0, 1): the top 23 bits of the hash plus half a step (exact in float32)."""
     bits = uniform_bits(seed, counter)
-    return tf.cast(bits - tf.math.floormod(bits, 256), tf.float32) * 2.0**-31 + 2.0**-24
+    # 2^-31 as two exact steps: a float16 export (TFLite fp16) stores constants as float16, where 2^-31
+    # underflows to 0 but 2^-16, 2^-15 and 2^-24 are exact; in float32 the product is the same number
+    return tf.cast(bits - tf.math.floormod(bits, 256), tf.float32) * 2.0**-16 * 2.0**-15 + 2.0**-24
 
 
 def standard_normal(seed: tf.Tensor, count: int, stream: int = 0) -> tf.Tensor:

@@ -26,6 +26,7 @@ class Backend:
     """One export version: its metadata, signature resolution and input checks; subclasses run the model."""
 
     kind = ""
+    detail = ""  # which models of the export it runs, in words (the onnx backend: float32 or int8)
 
     def __init__(self, export_dir: str | Path):
         self.export_dir = Path(export_dir)
@@ -92,9 +93,10 @@ class OnnxBackend(Backend):
 
     kind = "onnx"
 
-    def __init__(self, export_dir: str | Path, threads: int | None = None):
+    def __init__(self, export_dir: str | Path, threads: int | None = None, precision: str = "auto"):
         super().__init__(export_dir)
-        self.model = OnnxModel(self.export_dir, threads=threads)
+        self.model = OnnxModel(self.export_dir, threads=threads, precision=precision)
+        self.detail = self.model.loaded
 
     def _run(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return self.model.run_checked(signature, arrays)
@@ -164,10 +166,16 @@ def _verify(export_dir: Path, relative: str, checksums: Mapping[str, str]) -> No
             raise ExportError(f"{path} does not match its sha256 in metadata.json (corrupt or replaced)")
 
 
-def load(kind: str, export_dir: str | Path, threads: int | None = None) -> Backend:
-    """The backend ``kind`` ("onnx" or "savedmodel") for an export directory, loaded and warmed up."""
+def load(kind: str, export_dir: str | Path, threads: int | None = None, precision: str = "auto") -> Backend:
+    """The backend ``kind`` ("onnx" or "savedmodel") for an export directory, loaded and warmed up;
+    ``precision`` chooses the onnx backend's models (``OnnxModel``'s argument)."""
     if kind not in BACKENDS:
         raise ValueError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")
-    backend = (OnnxBackend if kind == "onnx" else SavedModelBackend)(export_dir, threads=threads)
+    if kind == "onnx":
+        backend: Backend = OnnxBackend(export_dir, threads=threads, precision=precision)
+    else:
+        if precision not in ("auto", "float32"):
+            raise ValueError(f"the savedmodel backend runs float32 only; --onnx-precision {precision} needs --backend onnx")
+        backend = SavedModelBackend(export_dir, threads=threads)
     backend.warm_up()
     return backend

@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--export-dir", required=True, type=Path, metavar="DIR", help="a directory written by python -m export")
     parser.add_argument("--backend", choices=BACKENDS, default="onnx", help="onnx (default; no TensorFlow) or savedmodel")
+    parser.add_argument(
+        "--onnx-precision",
+        choices=("auto", "float32", "int8"),
+        default="auto",
+        help="the onnx backend's models: auto (default: int8 when the export has them, else float32), float32 or int8",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 exposes the server)")
     parser.add_argument("--port", type=int, default=8501, help="port (default 8501, TF Serving's REST port; 0 = any free port)")
     parser.add_argument(
@@ -124,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"{flag} must be in [0, 65535], got {port}")
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
+    if args.backend == "savedmodel" and args.onnx_precision == "int8":
+        raise UsageError("--onnx-precision int8 needs --backend onnx (the SavedModel is float32)")
     limits = limits_from(args)
     if not args.export_dir.is_dir():
         raise UsageError(f"--export-dir {args.export_dir} does not exist")
@@ -137,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         threads = args.threads or max(1, (os.cpu_count() or 1) // limits.concurrency)
         try:
-            backend = backends.load(args.backend, args.export_dir, threads=threads)
+            backend = backends.load(args.backend, args.export_dir, threads=threads, precision=args.onnx_precision)
         except ExportError as exc:
             raise UsageError(str(exc)) from None
         app = create_app(backend, limits, web_page=not args.no_page)
@@ -146,7 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         grpc_server, grpc_address = (
             start_grpc(backend, limits, shown, args.grpc_port) if args.grpc_port is not None else (None, "")
         )
-        print(f"serving {backend.name} version {backend.version} ({backend.kind}) on http://{shown}:{port}", flush=True)
+        running = f"{backend.kind}: {backend.detail}" if backend.detail else backend.kind
+        print(f"serving {backend.name} version {backend.version} ({running}) on http://{shown}:{port}", flush=True)
         if grpc_server is not None:
             print(f"grpc on {grpc_address}", flush=True)
         config = uvicorn.Config(

@@ -119,6 +119,18 @@ def tiny_export_dir(tiny_run_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_quantized_export_dir(tiny_run_dir, tmp_path_factory) -> Path:
+    """``python -m export --formats onnx,tflite --quantize int8,fp16 --samples 0`` of ``tiny_run_dir``: the
+    float ONNX and TFLite models and their quantised versions (calibrated on the run's training clips)."""
+    from export.exporter import ExportRequest, export_run
+
+    out = tmp_path_factory.mktemp("exports") / "tiny-quantized"
+    request = ExportRequest(run_dir=tiny_run_dir, out=out, formats=("onnx", "tflite"), samples=0, quantize=("int8", "fp16"))
+    export_run(request, log=lambda message: None)
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_judge_path(sprite_data_dir, tmp_path_factory) -> Path:
     from s3vae_tf.judge import entry
     from tests.evaluation.conftest import tiny_judge_flags

@@ -36,7 +36,8 @@ def _tflite(path: str, signature: str):
 
 
 def run(fmt: str, export_dir: Path, signature: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Output name -> array of ``signature`` in format ``fmt`` ("savedmodel", "onnx" or "tflite")."""
+    """Output name -> array of ``signature`` in format ``fmt`` ("savedmodel", "onnx", "tflite" or a quantised
+    one: "onnx_int8", "tflite_int8", "tflite_fp16")."""
     meta = metadata(export_dir)
     if fmt == "savedmodel":
         import tensorflow as tf
@@ -45,11 +46,11 @@ def run(fmt: str, export_dir: Path, signature: str, feeds: dict[str, np.ndarray]
         out = loaded.signatures[signature](**{k: tf.constant(v) for k, v in feeds.items()})
         return {k: v.numpy() for k, v in out.items()}
     path = str(Path(export_dir) / meta["paths"][fmt][signature])
-    if fmt == "onnx":
+    if fmt.startswith("onnx"):
         session = _onnx(path)
         names = [o.name for o in session.get_outputs()]
         return dict(zip(names, session.run(names, feeds)))
-    if fmt == "tflite":
+    if fmt.startswith("tflite"):
         return {k: np.asarray(v) for k, v in _tflite(path, signature)(**feeds).items()}
     raise ValueError(fmt)
 

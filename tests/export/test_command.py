@@ -53,6 +53,9 @@ def test_directory_that_is_not_a_run(tmp_path, capsys):
         (["--name", "../evil"], "--name '../evil' must be letters, digits, '.', '_' or '-' (it is a directory name)"),
         (["--samples", "-1"], "--samples must not be negative"),
         (["--version", "x"], "argument --version: invalid int value: 'x'"),
+        (["--quantize", "int4"], "unknown --quantize 'int4'; choose from int8, fp16"),
+        (["--formats", "savedmodel", "--quantize", "int8"], "--quantize int8 needs --formats with onnx (int8) or tflite (int8, fp16)"),
+        (["--formats", "onnx", "--quantize", "fp16"], "--quantize fp16 needs --formats with onnx (int8) or tflite (int8, fp16)"),
     ],
 )
 def test_bad_flags(tmp_path, tiny_run_dir, capsys, flags, message):
@@ -118,3 +121,16 @@ def test_new_version_beside_the_old_one_keeps_the_other_formats(tmp_path, tiny_r
     for rel, digest in meta["files"].items():
         assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == digest
     assert json.loads((out / "metadata.json").read_text()) == meta
+
+
+def test_quantizing_without_the_training_clips_is_one_line(tmp_path, tiny_run_dir, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run)
+    config = json.loads((run / "config.json").read_text())
+    config["data"]["data_dir"] = str(tmp_path / "no-data")
+    config["data"]["lpc_dir"] = str(tmp_path / "no-sheets")
+    (run / "config.json").write_text(json.dumps(config))
+    code, lines = export_cli(["--run", run, "--out", tmp_path / "out", "--formats", "onnx", "--quantize", "int8", "--samples", "0"], capsys)
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith("export: error: cannot read the training clips that --quantize calibrates on: ")
+    assert not (tmp_path / "out").exists()

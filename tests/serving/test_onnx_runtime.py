@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -176,3 +177,20 @@ def test_session_settings(monkeypatch, tiny_export_dir):
     assert onnx_runtime.default_providers() == ["CUDAExecutionProvider", "CPUExecutionProvider"]
     monkeypatch.setattr(onnx_runtime.ort, "get_available_providers", lambda: ["AzureExecutionProvider", "CPUExecutionProvider"])
     assert onnx_runtime.default_providers() == ["CPUExecutionProvider"]
+
+
+def test_picks_the_int8_models_when_the_export_has_them_and_says_so(tiny_quantized_export_dir, tiny_export_dir, clips, caplog):
+    with caplog.at_level(logging.INFO, logger="serving.onnx_runtime"):
+        fast = OnnxModel(tiny_quantized_export_dir)
+    assert (fast.precision, fast.format) == ("int8", "onnx_int8") and fast.loaded.startswith("onnx_int8 (convolutions int8")
+    assert "int8 ONNX models (onnx_int8)" in caplog.text
+    exact = OnnxModel(tiny_quantized_export_dir, precision="float32")
+    assert (exact.precision, exact.format, exact.loaded) == ("float32", "onnx", "onnx (float32)")
+    assert OnnxModel(tiny_export_dir).format == "onnx"  # nothing quantised: the float models
+    quick, reference = fast.swap(clips[:2], clips[2:]), exact.swap(clips[:2], clips[2:])
+    assert np.abs(quick[0] - reference[0]).max() <= 0.05 and not np.array_equal(quick[0], reference[0])
+    assert fast.session("swap").get_inputs()[0].name == "clip_a"
+    with pytest.raises(ExportError, match=r"has no int8 ONNX models \(export it with --quantize int8\)"):
+        OnnxModel(tiny_export_dir, precision="int8")
+    with pytest.raises(ValueError, match="precision must be auto, int8 or float32"):
+        OnnxModel(tiny_export_dir, precision="fp64")
