@@ -16,7 +16,10 @@ from typing import Any
 from s3vae_tf.errors import UsageError
 from s3vae_tf.io import atomic_write_text
 
-VARIANTS = ("full", "baseline", "baseline-sv")
+VARIANTS = ("full", "baseline", "baseline-sv", "dsvae", "mocogan")
+# Variants without an encoder: a generator scored by protocol A only (no reconstructions, protocol B, swaps, export).
+GENERATORS = ("mocogan",)
+DSVAE_POSTERIORS = ("full", "factorised")
 PRESETS = ("paper", "quick", "cpu")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 PRECISIONS = ("off", "float16", "bfloat16")
@@ -58,6 +61,9 @@ class ModelConfig:
     # "keras": Keras' defaults (Glorot uniform); "original": every Dense/Conv kernel N(0, 0.01) and zero biases,
     # as the original code's init_weights (the recurrent layers keep Keras' defaults there too).
     init: str = "keras"
+    # --variant dsvae (Li & Mandt 2018): "full" q(z_t | x_1:T, z_f), a BiLSTM over [frame features, z_f sample]
+    # then an RNN; "factorised" q(z_t | x_t), an MLP on each frame's features alone.
+    dsvae_posterior: str = "full"
 
 
 @dataclass
@@ -86,6 +92,14 @@ class LossConfig:
     # (same static labels, another motion) instead of the clip's own frames shuffled; margin and
     # normalisation as SCC's. 0 turns it off.
     sv_triplet_weight: float = 100.0
+    # --variant mocogan: weight of the categorical term (the video discriminator's head predicts the action
+    # category; the discriminator learns it on real clips, the generator on its clips of the drawn category).
+    category_weight: float = 1.0
+
+
+def has_encoder(variant: str) -> bool:
+    """Whether the variant's model encodes clips (every variant but the generator-only GANs)."""
+    return variant not in GENERATORS
 
 
 def uses_partners(variant: str, loss: LossConfig) -> bool:
@@ -121,6 +135,8 @@ class TrainConfig:
     epochs: int = 300
     batch_size: int = 128
     learning_rate: float = 2e-3
+    adam_beta_1: float = 0.9  # Keras' defaults; --variant mocogan uses its paper's 0.5 (and learning rate 2e-4)
+    adam_beta_2: float = 0.999
     steps_per_epoch: int = 0  # 0 = one pass over the training clips
     validation_steps: int = 0  # 0 = the whole test split
     seed: int = 0
@@ -164,6 +180,10 @@ class RunConfig:
             raise UsageError(f"unknown posterior {self.model.posterior!r}; choose bidirectional or causal")
         if self.model.likelihood not in ("gaussian", "bernoulli"):
             raise UsageError(f"unknown likelihood {self.model.likelihood!r}; choose gaussian or bernoulli")
+        if self.model.dsvae_posterior not in DSVAE_POSTERIORS:
+            raise UsageError(f"unknown --dsvae-posterior {self.model.dsvae_posterior!r}; choose one of {', '.join(DSVAE_POSTERIORS)}")
+        if self.variant in GENERATORS and self.train.mixed_precision == "float16":
+            raise UsageError(f"--variant {self.variant} does not support --mixed-precision float16 (two optimizers, no loss scaling); use bfloat16 or off")
         if self.model.init not in INITIALIZERS:
             raise UsageError(f"unknown --init {self.model.init!r}; choose one of {', '.join(INITIALIZERS)}")
         if self.loss.dfp_reduction not in DFP_REDUCTIONS:
@@ -178,6 +198,9 @@ class RunConfig:
                 raise UsageError(f"--{name.replace('_', '-')} must not be negative")
         if not self.train.learning_rate > 0:
             raise UsageError("--learning-rate must be positive")
+        for name in ("adam_beta_1", "adam_beta_2"):
+            if not 0 <= getattr(self.train, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1)")
         for f in dataclasses.fields(self.loss):
             value = getattr(self.loss, f.name)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
@@ -245,7 +268,16 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def apply_preset(config: RunConfig, preset: str) -> RunConfig:
-    """Return a copy of ``config`` with a named preset's settings.
+    """Return a copy of ``config`` with a named preset's settings, then its variant's own optimiser settings
+    (``mocogan``: Adam 2e-4 with betas 0.5 / 0.999, as in Tulyakov et al. 2018)."""
+    config = _apply_preset(config, preset)
+    if config.variant == "mocogan":
+        config.train.learning_rate, config.train.adam_beta_1, config.train.adam_beta_2 = 2e-4, 0.5, 0.999
+    return config
+
+
+def _apply_preset(config: RunConfig, preset: str) -> RunConfig:
+    """A copy of ``config`` with a named preset's settings.
 
     ``paper``: the paper's model and optimisation (300 epochs, batch 128, Adam 2e-3).
     ``quick``: a half-width model and a short schedule that trains on a 2-core CPU in minutes;
@@ -277,7 +309,7 @@ def apply_preset(config: RunConfig, preset: str) -> RunConfig:
         config.loss.dfp_reduction = "sum"
         return config
     if preset == "cpu":
-        config = apply_preset(config, "quick")
+        config = _apply_preset(config, "quick")
         config.preset = "cpu"
         config.loss.dfp_reduction = "sum"
         config.loss.dfp_moving_weight = 10.0

@@ -20,11 +20,12 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from s3vae_tf.config import RunConfig
+from s3vae_tf.config import RunConfig, has_encoder
 from s3vae_tf.data import registry
 from s3vae_tf.data.registry import DatasetSpec
 from s3vae_tf.errors import UsageError
 from s3vae_tf.models.labels import ModelLabels
+from s3vae_tf.models.mocogan import MoCoGAN
 from s3vae_tf.models.s3vae import S3VAE
 
 CONFIG = "config.json"
@@ -37,17 +38,19 @@ def model_labels(spec: DatasetSpec, config: RunConfig) -> ModelLabels:
                        flow_grid=config.data.flow_grid, flow_bins=config.data.flow_bins)
 
 
-def build_model(config: RunConfig, spec: DatasetSpec, dataset_size: int = 0, **model_overrides) -> S3VAE:
-    """An S3VAE for ``config`` on ``spec``, with every weight created."""
+def build_model(config: RunConfig, spec: DatasetSpec, dataset_size: int = 0, **model_overrides) -> S3VAE | MoCoGAN:
+    """The model of ``config`` on ``spec``, with every weight created: an S3VAE (its variants and DSVAE), or
+    MoCoGAN for ``--variant mocogan``."""
     model_fields = {**config.to_dict()["model"], "frames": spec.frames, "channels": spec.channels, **model_overrides}
-    model = S3VAE(
+    model_class = S3VAE if has_encoder(config.variant) else MoCoGAN
+    model = model_class(
         model=model_fields,
         loss=config.to_dict()["loss"],
         variant=config.variant,
         labels=model_labels(spec, config),
         dataset_size=dataset_size,
         seed=config.train.seed,
-        name="s3vae",
+        name="s3vae" if model_class is S3VAE else "mocogan",
     )
     model.build()
     return model
@@ -98,7 +101,7 @@ def open_run(run_dir: str | os.PathLike) -> RunConfig:
     return RunConfig.load(run_dir / CONFIG)
 
 
-def load_trained(run_dir: str | os.PathLike, **model_overrides) -> tuple[RunConfig, DatasetSpec, S3VAE, int]:
+def load_trained(run_dir: str | os.PathLike, **model_overrides) -> tuple[RunConfig, DatasetSpec, S3VAE | MoCoGAN, int]:
     """(config, dataset spec, model with the latest weights, epochs trained) of a run directory.
 
     ``model_overrides`` change build-time options that leave the weights alone (e.g. ``unroll=True``).

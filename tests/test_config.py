@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from s3vae_tf.config import RunConfig, apply_preset
+from s3vae_tf.config import RunConfig, TrainConfig, apply_preset
 from s3vae_tf.errors import UsageError
 
 
@@ -47,9 +47,32 @@ def test_a_baseline_sv_config_saved_before_sv_scc_existed_resumes_without_it(tmp
     ("loss", "dfp_reduction", "max", "--dfp-reduction"),
     ("model", "init", "he", "--init"),
     ("train", "probe_every", -1, "--probe-every"),
+    ("model", "dsvae_posterior", "mean-field", "--dsvae-posterior"),
+    ("train", "adam_beta_1", 1.0, "--adam-beta-1"),
 ])
 def test_bad_new_settings_are_named(section, name, value, message):
     config = RunConfig()
     setattr(getattr(config, section), name, value)
     with pytest.raises(UsageError, match=message):
         config.validate()
+
+
+def test_comparison_models_are_variants_with_their_papers_optimiser():
+    for preset in ("paper", "quick", "cpu"):
+        mocogan = apply_preset(RunConfig(variant="mocogan"), preset)
+        assert (mocogan.train.learning_rate, mocogan.train.adam_beta_1, mocogan.train.adam_beta_2) == (2e-4, 0.5, 0.999)
+        assert mocogan.model == apply_preset(RunConfig(), preset).model  # the same sizes as S3VAE's rows
+        dsvae = apply_preset(RunConfig(variant="dsvae"), preset)
+        assert dsvae.train == apply_preset(RunConfig(), preset).train and dsvae.model.dsvae_posterior == "full"
+    with pytest.raises(UsageError, match="float16"):
+        RunConfig(variant="mocogan", train=TrainConfig(mixed_precision="float16")).validate()
+
+
+def test_a_config_saved_before_the_comparison_models_existed_loads_unchanged(tmp_path):
+    """New settings default to what older runs trained with (Keras' Adam betas; S3VAE ignores the others)."""
+    raw = json.loads(apply_preset(RunConfig(), "cpu").to_json())
+    for section, name in (("model", "dsvae_posterior"), ("loss", "category_weight"), ("train", "adam_beta_1"), ("train", "adam_beta_2")):
+        del raw[section][name]
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    loaded = RunConfig.load(tmp_path / "config.json")
+    assert loaded == apply_preset(RunConfig(), "cpu") and (loaded.train.adam_beta_1, loaded.train.adam_beta_2) == (0.9, 0.999)

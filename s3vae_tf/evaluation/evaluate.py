@@ -51,7 +51,7 @@ def evaluate_run(run_dir: Path, judge_path: str = "", data_dir: str = "", repeat
     # TensorFlow loads only now, once the input is valid: its start-up log reaches stderr whatever the log level, so
     # bad input must fail before it (one line, see s3vae_tf.cli)
     from s3vae_tf.evaluation.judge import check_matches, default_path, load_judge
-    from s3vae_tf.evaluation.protocols import PROTOCOLS, LabelledClips, evaluate_protocols
+    from s3vae_tf.evaluation.protocols import GENERATOR_PROTOCOLS, PROTOCOLS, LabelledClips, evaluate_generator, evaluate_protocols
     from s3vae_tf.run_directory import load_trained, open_run
 
     config = open_run(run_dir)
@@ -61,7 +61,10 @@ def evaluate_run(run_dir: Path, judge_path: str = "", data_dir: str = "", repeat
     check_matches(judge, spec)
     clips = LabelledClips.from_arrays(test_split(config, data_dir), spec.pixel_scale, max_clips)
     start = time.perf_counter()
-    result = evaluate_protocols(model, judge, clips, repeats, seed, batch_size)
+    if model.has_encoder:
+        result, protocols = evaluate_protocols(model, judge, clips, repeats, seed, batch_size), PROTOCOLS
+    else:  # a generator (MoCoGAN): protocol A with a conditioned category; B, swaps, reconstructions do not apply
+        result, protocols = evaluate_generator(model, judge, clips, repeats, seed, batch_size), GENERATOR_PROTOCOLS
     return {
         "run": str(run_dir),
         "dataset": config.dataset,
@@ -73,7 +76,7 @@ def evaluate_run(run_dir: Path, judge_path: str = "", data_dir: str = "", repeat
         "seed": seed,
         "std": "population standard deviation over repeats (ddof=0)",
         "units": "Acc: fraction in [0, 1]; H(y|x), H(y): nats (natural log), at most ln K; IS: in [1, K]",
-        "protocols": PROTOCOLS,
+        "protocols": protocols,
         "judge": {
             "path": str(path),
             "heads": judge.heads,
@@ -101,7 +104,8 @@ def write_results(run_dir: Path, result: dict) -> tuple[Path, Path]:
         f"{result['epochs']} epochs; judge `{result['judge']['path']}`; {result['test_clips']} test clips; "
         f"mean ± std over {result['repeats']} sampling repeats (seed {result['seed']}).\n\n"
     )
-    atomic_write_text(md_path, header + as_markdown(result, method_name(result)) + "\n")
+    missing = "".join(f"\n\nNot applicable to {result['variant']}: {what} ({why})." for what, why in result.get("not_applicable", {}).items())
+    atomic_write_text(md_path, header + as_markdown(result, method_name(result)) + missing + "\n")
     for head, matrices in result.get("confusion", {}).items():
         title = f"protocol A, {head}: {result['variant']} ({result['repeats']} repeats); rows true, columns judged (%)"
         atomic_write_bytes(Path(run_dir) / CONFUSION_PNG.format(head=head),
@@ -116,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"{run_dir}: {result['dataset']}, {result['test_clips']} test clips, {result['repeats']} repeats (mean ± std)")
     print(as_text(result, method_name(result)))
+    for what, why in result.get("not_applicable", {}).items():
+        print(f"not applicable to {result['variant']}: {what} ({why})")
     if result["judge"]["meets_required_accuracy"] is False:
         print(f"warning: the judge {result['judge']['path']} is below 99% on some head of real test clips; "
               "these numbers are not comparable with the paper's", file=sys.stderr)

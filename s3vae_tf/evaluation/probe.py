@@ -15,11 +15,12 @@ from typing import Mapping
 import numpy as np
 import tensorflow as tf
 
-from s3vae_tf.config import RunConfig
+from s3vae_tf.config import RunConfig, has_encoder
 from s3vae_tf.data import registry
 from s3vae_tf.data.registry import DatasetSpec
 from s3vae_tf.evaluation.judge import align_sets, check_matches, default_path, head_labels, judge_sets, load_judge
-from s3vae_tf.evaluation.protocols import LabelledClips, score_swaps, set_sorted, swap_partners, swap_references
+from s3vae_tf.evaluation.protocols import (LabelledClips, category_reading, generator_codes, score_swaps, set_sorted, swap_partners,
+                                           swap_references)
 
 
 def probe_subset(arrays: Mapping[str, np.ndarray], pixel_scale: float, count: int) -> LabelledClips:
@@ -100,7 +101,35 @@ class ProtocolProbe:
         return result
 
 
-def judge_probe(config: RunConfig, spec: DatasetSpec, splits: Mapping[str, Mapping[str, np.ndarray]]) -> ProtocolProbe | None:
+class GeneratorProbe:
+    """``probe(model) -> {"a_<head>"}`` for a generator without an encoder (MoCoGAN): protocol A's accuracy with
+    each subset clip's category and fixed motion noise and content (:func:`~s3vae_tf.evaluation.protocols.evaluate_generator`)."""
+
+    def __init__(self, judge, clips: LabelledClips, head: str, seed: int = 0, batch_size: int = 128):
+        self.judge, self.clips, self.seed, self.batch_size = judge, clips, seed, batch_size
+        self.head = next(h for h in judge.heads if h["name"] == head)
+        self.sets = judge_sets(judge)
+        self._generate = None
+
+    def names(self) -> list[str]:
+        return [f"a_{self.head['name']}"]
+
+    def __call__(self, model) -> dict[str, float]:
+        if self._generate is None:
+            judge = self.judge
+            self._generate = tf.function(lambda c, m, k: judge.probabilities(model.generate_from_noise(c, m, k)), reduce_retracing=True)
+        category, motion = generator_codes(model, self.clips, self.head, self.seed)
+        content = np.random.default_rng([self.seed, 4]).standard_normal((len(category), model.model_config.f_dim)).astype(np.float32)
+        parts: dict[str, list] = {}
+        for s in range(0, len(category), self.batch_size):
+            cut = slice(s, s + self.batch_size)
+            for name, p in self._generate(content[cut], motion[cut], category[cut]).items():
+                parts.setdefault(name, []).append(p.numpy())
+        probs = category_reading({n: np.concatenate(p) for n, p in parts.items()}, self.head, self.sets, category)
+        return {f"a_{self.head['name']}": float(np.mean(np.argmax(probs, axis=-1) == category))}
+
+
+def judge_probe(config: RunConfig, spec: DatasetSpec, splits: Mapping[str, Mapping[str, np.ndarray]]) -> ProtocolProbe | GeneratorProbe | None:
     """The training run's probe (``training.train.ProbeFactory``): the dataset's judge (``--judge`` or the
     default path) on ``--probe-clips`` test clips; None, with a note, when no judge has been trained."""
     tc = config.train
@@ -110,4 +139,7 @@ def judge_probe(config: RunConfig, spec: DatasetSpec, splits: Mapping[str, Mappi
         return None
     judge, _ = load_judge(path)
     check_matches(judge, spec)
-    return ProtocolProbe(judge, probe_subset(splits["test"], spec.pixel_scale, tc.probe_clips), seed=tc.seed)
+    clips = probe_subset(splits["test"], spec.pixel_scale, tc.probe_clips)
+    if not has_encoder(config.variant):
+        return GeneratorProbe(judge, clips, spec.dynamic_heads[0][0], seed=tc.seed)
+    return ProtocolProbe(judge, clips, seed=tc.seed)

@@ -30,6 +30,17 @@ PROTOCOLS = {
             "a hit when every dynamic head reads a's labels and every static head b's",
 }
 _STREAM = {"a": 1, "b": 2}
+_STREAM_MOTION = 5  # a generator's fixed motion noise (protocol A for a model without an encoder)
+GENERATOR_PROTOCOLS = {
+    "a": "for a generator without an encoder (MoCoGAN): each test clip's category (its first dynamic label on the first "
+         "frame) and a motion noise drawn once per clip are kept, the content z_C is drawn from N(0, I) in every repeat; "
+         "the judge's reading of that head is scored against the category",
+}
+NOT_APPLICABLE = {
+    "reconstruction": "the model has no encoder: it cannot reconstruct a test clip",
+    "b": "protocol B keeps a test clip's appearance, which a model without an encoder cannot infer",
+    "swap": "swaps exchange inferred latents of two test clips; a model without an encoder has none",
+}
 
 
 @dataclass
@@ -213,3 +224,65 @@ def swap_scores(heads: Sequence[Mapping], probs: Mapping[str, np.ndarray], label
     motion = np.all(motion_ok, axis=0) if motion_ok else np.ones_like(appearance)
     return {"motion": float(np.mean(motion)), "appearance": float(np.mean(appearance)),
             "both": float(np.mean(motion & appearance)), "heads": per_head, "pairs": int(len(motion))}
+
+
+def category_reading(probs: Mapping[str, np.ndarray], head: Mapping, label_sets: Sequence[Sequence[str]],
+                     category: np.ndarray) -> np.ndarray:
+    """(N, K): the judge's reading of the category ``head`` on each generated clip. A per-frame head is read on
+    the first frame (the category is the first frame's label); a head of a set of labels (SMMNIST's two
+    directions) is read, per clip, by the head of its set that gives ``category`` the highest probability."""
+    group = next((g for g in label_sets if head["name"] in g), (head["name"],))
+    readings = np.stack([np.asarray(probs[name]) for name in group])  # (k, N, [T,] K)
+    if head["per_frame"]:
+        readings = readings[:, :, 0]
+    rows = np.arange(readings.shape[1])
+    best = np.argmax(readings[:, rows, category], axis=0)  # (N,) which head of the set reads it best
+    return readings[best, rows]
+
+
+def generator_codes(model, clips: LabelledClips, head: Mapping, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Protocol A's fixed motion for a generator: (categories (N,), motion noise (N, T, Z)), one per test clip."""
+    category = np.asarray(clips.dynamic[:, 0, head["column"]], np.int32)
+    mc = model.model_config
+    rng = np.random.default_rng([seed, _STREAM_MOTION])
+    return category, rng.standard_normal((len(category), mc.frames, mc.z_dim)).astype(np.float32)
+
+
+def judge_generator(model, judge, category: np.ndarray, motion: np.ndarray, seed: int, repeat: int, batch_size: int) -> dict[str, np.ndarray]:
+    """p(y|x) per judge head of one generated clip per (category, motion noise), with new content for ``repeat``."""
+    rng = np.random.default_rng([seed, _STREAM["a"], repeat])
+    content = rng.standard_normal((len(category), model.model_config.f_dim)).astype(np.float32)
+
+    def step(c, m, k):
+        return judge.probabilities(model.generate_from_noise(c, m, k))
+
+    return _in_batches(step, [content, motion, category], batch_size)
+
+
+def evaluate_generator(model, judge, clips: LabelledClips, repeats: int = 5, seed: int = 0, batch_size: int = 128) -> dict:
+    """Protocol A for a generator without an encoder (:data:`GENERATOR_PROTOCOLS`), ``repeats`` times, in the layout
+    of :func:`evaluate_protocols`: ``real`` (the judge on the real clips), ``a`` (the model's category head: the
+    same summaries), ``confusion``; ``b`` is empty and ``swap`` None, and ``not_applicable`` says why for them and
+    for the reconstructions."""
+    labels = head_labels(judge.heads, clips.static, clips.dynamic)
+    sets = judge_sets(judge)
+    heads = {h["name"]: h for h in judge.heads}
+    if model.category_head not in heads:
+        raise ValueError(f"the judge has no head {model.category_head!r}, the model's category")
+    head = heads[model.category_head]
+    real = align_sets(predict(judge, clips.frames, batch_size, clips.pixel_scale), labels, sets)
+    result: dict = {"real": {h["name"]: classification_metrics(*as_samples(real[h["name"]], labels[h["name"]]), seed=seed)
+                             for h in judge.heads}}
+    category, motion = generator_codes(model, clips, head, seed)
+    classes = head["classes"]
+    confusion = {"real": confusion_counts(real[head["name"]], labels[head["name"]], classes), "a": np.zeros((classes, classes), np.int64)}
+    runs = []
+    for r in range(repeats):
+        probs = category_reading(judge_generator(model, judge, category, motion, seed, r, batch_size), head, sets, category)
+        runs.append(classification_metrics(probs, category, seed=seed))
+        confusion["a"] += confusion_counts(probs, category, classes)
+    result["a"] = {head["name"]: {**summarize(runs), "samples": runs[0]["samples"], "balanced_samples": runs[0]["balanced_samples"]}}
+    result["b"], result["swap"] = {}, None
+    result["confusion"] = {head["name"]: {kind: m.tolist() for kind, m in confusion.items()}}
+    result["not_applicable"] = dict(NOT_APPLICABLE)
+    return result

@@ -3,7 +3,8 @@
 Rows are built once and rendered either as aligned text (the terminal) or as Markdown (the run's
 ``evaluation.md``); the run's values are ``mean ± std`` over the sampling repeats. Two reference rows
 come first: the judge on the real test clips, and on the run's reconstructions of them (a protocol
-cannot do better than the decoder draws).
+cannot do better than the decoder draws). A generator without an encoder (MoCoGAN) has protocol A only, without
+the reconstructions' row; what does not apply to it is said in ``result["not_applicable"]``.
 """
 
 from __future__ import annotations
@@ -37,12 +38,16 @@ def tables(result: Mapping, method: str) -> list[tuple[str, list[str], list[list
             f"Protocol A (the paper's Table 1): motion of each test clip kept, z_f drawn from N(0, I); "
             f"judged label: {name} ({classes} classes; IS <= {classes}, H(y|x), H(y) <= ln {classes} = {math.log(classes):.3f})"
         )
-        real, recon = result["real"][name], result["reconstruction"][name]
-        rows = [
-            ["real test clips (judge)", *(_value(m, real[m]) for m, _ in COLUMNS)],
-            ["reconstructions (this run)", *(_value(m, recon[m]) for m, _ in COLUMNS)],
-            [method, *(_summary(metrics, m) for m, _ in COLUMNS)],
-        ]
+        if "reconstruction" not in result:  # a generator: the category is conditioned, not kept from a clip
+            caption = (f"Protocol A for a generator: each test clip's {name} as the conditioned category, motion noise kept, "
+                       f"content drawn from N(0, I); judged label: {name} ({classes} classes; IS <= {classes}, "
+                       f"H(y|x), H(y) <= ln {classes} = {math.log(classes):.3f})")
+        real = result["real"][name]
+        rows = [["real test clips (judge)", *(_value(m, real[m]) for m, _ in COLUMNS)]]
+        if "reconstruction" in result:
+            recon = result["reconstruction"][name]
+            rows.append(["reconstructions (this run)", *(_value(m, recon[m]) for m, _ in COLUMNS)])
+        rows.append([method, *(_summary(metrics, m) for m, _ in COLUMNS)])
         out.append((caption, ["Method", *(title for _, title in COLUMNS)], rows))
     if result["b"]:
         names = list(result["b"])

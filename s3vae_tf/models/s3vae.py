@@ -28,7 +28,7 @@ from s3vae_tf.models.encoder import FrameEncoder
 from s3vae_tf.models.heads import PredictionHead, reverse_gradient
 from s3vae_tf.models.initializers import original_init
 from s3vae_tf.models.labels import ModelLabels
-from s3vae_tf.models.posterior import Posterior
+from s3vae_tf.models.posterior import DSVAEPosterior, Posterior
 from s3vae_tf.models.prior import DynamicPrior
 from s3vae_tf.models.replicas import gather_batch, global_batch_noise, replica_context
 
@@ -43,13 +43,17 @@ class S3VAE(keras.Model):
     Args:
         model: :class:`ModelConfig` fields (dict).
         loss: :class:`LossConfig` fields (dict).
-        variant: ``full`` (SCC + DFP + MI), ``baseline`` (ELBO only) or ``baseline-sv`` (ground-truth labels
-            instead of self-supervision: z_f -> static labels, z_t -> dynamic labels; MI kept).
+        variant: ``full`` (SCC + DFP + MI), ``baseline`` (ELBO only), ``baseline-sv`` (ground-truth labels
+            instead of self-supervision: z_f -> static labels, z_t -> dynamic labels; MI kept), or ``dsvae``
+            (Li & Mandt 2018, for Table 1's comparison: the ELBO only, with DSVAE's posterior of
+            ``model["dsvae_posterior"]``, :class:`~s3vae_tf.models.posterior.DSVAEPosterior`).
         labels: the dataset's heads and DFP signal, :class:`ModelLabels` (or its ``to_dict`` form).
         dataset_size: N for the minibatch-weighted MI estimator (0: the batch is the data set).
         seed: seed of the stateless reparameterisation noise (a function of seed and optimizer step, so a
             resumed run draws the same noise as an uninterrupted one).
     """
+
+    has_encoder = True  # encode / decode / swap exist: every protocol, the pictures and export apply
 
     def __init__(
         self,
@@ -70,7 +74,10 @@ class S3VAE(keras.Model):
         self.seed = int(seed)
         mc = self.model_config
         self.encoder = FrameEncoder(mc.filters, mc.conv_dim, mc.synchronized_bn, mc.lean_backward, name="encoder")
-        self.posterior = Posterior(mc.hidden_dim, mc.f_dim, mc.z_dim, causal=mc.posterior == "causal", unroll=mc.unroll, name="posterior")
+        if variant == "dsvae":
+            self.posterior = DSVAEPosterior(mc.hidden_dim, mc.f_dim, mc.z_dim, mc.dsvae_posterior, unroll=mc.unroll, name="posterior")
+        else:
+            self.posterior = Posterior(mc.hidden_dim, mc.f_dim, mc.z_dim, causal=mc.posterior == "causal", unroll=mc.unroll, name="posterior")
         self.prior = DynamicPrior(mc.z_dim, mc.prior_hidden_dim, mc.prior_layers, unroll=mc.unroll, name="prior")
         self.decoder = FrameDecoder(mc.filters, mc.channels, mc.synchronized_bn, mc.lean_backward, name="decoder")
         self.dfp_head = self.static_head = self.dynamic_head = self.static_adversary = None
@@ -84,7 +91,7 @@ class S3VAE(keras.Model):
         elif variant == "baseline-sv":
             self.static_head = PredictionHead([list(h) for h in self.labels.static], mc.head_dim, name="static_head")
             self.dynamic_head = PredictionHead([list(h) for h in self.labels.dynamic], mc.head_dim, name="dynamic_head")
-        elif variant != "baseline":
+        elif variant not in ("baseline", "dsvae"):
             raise ValueError(f"unknown variant {variant!r}")
         self.trackers = [keras.metrics.Mean(name=name) for name in ("loss", *self.term_names(), *self.monitor_names())]
 
@@ -169,6 +176,10 @@ class S3VAE(keras.Model):
             original_init(self, self.seed)
         self.built = True
 
+    def build_optimizers(self) -> None:
+        """Create the optimizer's slots for every trainable variable (before a checkpoint is restored into them)."""
+        self.optimizer.build(self.trainable_variables)
+
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Skip Keras' symbolic build when every weight already exists (``build`` made them).
 
@@ -242,7 +253,8 @@ class S3VAE(keras.Model):
         return self.generate_from_noise(f_noise, z_noise, z_f, z_t)
 
     def posterior_distributions(self, frames: tf.Tensor):
-        """q(z_f | x) and q(z_1:T | x) as TFP distributions (one event per clip)."""
+        """q(z_f | x) and q(z_1:T | x) as TFP distributions (one event per clip); for dsvae's full posterior
+        q(z_1:T | x, z_f) at the mean of z_f."""
         return self._posteriors(self.encode(frames))
 
     def prior_distribution(self, z_t: tf.Tensor):
@@ -270,13 +282,17 @@ class S3VAE(keras.Model):
 
     def terms_and_monitors(self, data: dict[str, tf.Tensor], training: bool, step: tf.Tensor) -> tuple[dict, dict]:
         """(loss terms as :meth:`compute_terms`, monitors of :meth:`monitor_names`): the ELBO, then the variant's
-        self-supervision (full: SCC, DFP, MI) or supervision (baseline-sv: the labels, MI)."""
+        self-supervision (full: SCC, DFP, MI) or supervision (baseline-sv: the labels, MI); baseline and dsvae stop
+        at the ELBO. z_t's posterior is read given the sample of z_f (only dsvae's full posterior uses it)."""
         mc, batch = self.model_config, tf.shape(data["frames"])[0]
         features, partner_features = self._batch_features(data, training)
-        params = self.posterior(features)
+        summary = self.posterior.summarize(features)
+        f_mean, f_logvar = self.posterior.static(summary)
+        f = f_mean + tf.exp(0.5 * f_logvar) * self._noise((batch, mc.f_dim), _NOISE_F, step)
+        z_mean, z_logvar = self.posterior.dynamic_given(features, summary, f)  # dsvae's full q(z_t | x, z_f) reads the sample
+        params = {"f_mean": f_mean, "f_logvar": f_logvar, "z_mean": z_mean, "z_logvar": z_logvar}
         q_f, q_z = self._posteriors(params)
-        f = params["f_mean"] + tf.exp(0.5 * params["f_logvar"]) * self._noise((batch, mc.f_dim), _NOISE_F, step)
-        z = params["z_mean"] + tf.exp(0.5 * params["z_logvar"]) * self._noise((batch, mc.frames, mc.z_dim), _NOISE_Z, step)
+        z = z_mean + tf.exp(0.5 * z_logvar) * self._noise((batch, mc.frames, mc.z_dim), _NOISE_Z, step)
         terms = {
             "recon": reconstruction_loss(self.likelihood(f, z, training=training), data["frames"]),
             "kl_f": kl_divergence(q_f, standard_normal_like(params["f_mean"], 1)),

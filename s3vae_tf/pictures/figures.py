@@ -10,6 +10,14 @@ Each picture is a table of clips (rows of float (T, H, W, C) clips in [0, 1]), a
   several characters);
 * ``samples``: clips with both latents drawn from the priors.
 
+A generator without an encoder (MoCoGAN, ``model.has_encoder`` False) has no reconstructions or swaps; its
+pictures (:data:`GENERATOR_NAMES`) have one row per action category:
+
+* ``samples``: clips of the row's category, each with its own content and motion noise;
+* ``fixed_motion``: the row's category and one motion noise kept, the content drawn anew in each clip
+  (protocol A's generations);
+* ``fixed_content``: one content per row, the clips running through the categories with one motion noise.
+
 ``python -m s3vae_tf.swap`` saves them as PNG grids and GIFs; the training callback writes the same
 pictures to TensorBoard.
 """
@@ -25,6 +33,7 @@ from s3vae_tf.pictures.grids import clip_grid, table_gif_bytes
 
 Table = list[list[np.ndarray]]
 NAMES = ("reconstructions", "swaps", "fixed_appearance", "fixed_motion", "samples")
+GENERATOR_NAMES = ("samples", "fixed_motion", "fixed_content")
 GROUP_GAP = 8  # extra white pixels between the rows of a table in a PNG
 
 
@@ -61,9 +70,40 @@ def _rows(clips: np.ndarray, generated: np.ndarray, samples: int) -> Table:
     return [[clip, *generated[i * samples : (i + 1) * samples]] for i, clip in enumerate(clips)]
 
 
+def category_pictures(model, samples: int = 4, seed: int = 0) -> dict[str, Table]:
+    """Every picture of :data:`GENERATOR_NAMES` of a generator with ``model.categories`` categories, ``samples``
+    clips per row (``fixed_content``: one clip per category)."""
+    mc, categories = model.model_config, model.categories
+    rng = np.random.default_rng([seed, 9])
+    count = categories * samples
+    row_category = np.repeat(np.arange(categories, dtype=np.int32), samples)  # row k: category k, `samples` times
+    content = rng.standard_normal((count, mc.f_dim)).astype(np.float32)
+    motion = rng.standard_normal((count, mc.frames, mc.z_dim)).astype(np.float32)
+    fixed_motion = np.repeat(motion[::samples], samples, axis=0)  # one motion noise per row
+    rows = min(categories, samples + 1)
+    row_content = np.repeat(content[:rows], categories, axis=0)  # fixed_content: row r = content r, every category
+    every_category = np.tile(np.arange(categories, dtype=np.int32), rows)
+    one_motion = np.repeat(motion[:1], rows * categories, axis=0)
+
+    def table(generated: np.ndarray, per_row: int) -> Table:
+        return [list(generated[i : i + per_row]) for i in range(0, len(generated), per_row)]
+
+    def draw(c, m, k) -> np.ndarray:
+        return model.generate_from_noise(tf.constant(c), tf.constant(m), tf.constant(k)).numpy()
+
+    return {
+        "samples": table(draw(content, motion, row_category), samples),
+        "fixed_motion": table(draw(content, fixed_motion, row_category), samples),
+        "fixed_content": table(draw(row_content, one_motion, every_category), categories),
+    }
+
+
 def pictures(model, clips: np.ndarray, samples: int = 4, seed: int = 0) -> dict[str, Table]:
     """Every picture of :data:`NAMES` for test ``clips`` (float, at least 2): swaps pair the first half of
-    the clips with the second half."""
+    the clips with the second half. A generator without an encoder gets :func:`category_pictures` instead
+    (the clips are not used)."""
+    if not getattr(model, "has_encoder", True):
+        return category_pictures(model, samples, seed)
     clips = np.asarray(clips, np.float32)
     if len(clips) < 2:
         raise ValueError("pictures need at least 2 clips (swaps pair them)")

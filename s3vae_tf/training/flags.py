@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
         argument_default=argparse.SUPPRESS,
     )
     parser.add_argument("--dataset", help="dataset name (default: sprite)")
-    parser.add_argument("--variant", choices=VARIANTS, help="full (default), baseline or baseline-sv")
+    parser.add_argument("--variant", choices=VARIANTS, help="full (default), baseline, baseline-sv, or the comparison models dsvae (Li & Mandt 2018; "
+                        "--dsvae-posterior full|factorised) and mocogan (Tulyakov et al. 2018)")
     parser.add_argument("--preset", choices=PRESETS, help="paper (default), quick or cpu")
     parser.add_argument("--run-dir", help="where config, checkpoints and logs go (default: runs/<dataset>-<variant>)")
     defaults = RunConfig()

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from s3vae_tf.config import RunConfig, uses_partners
+from s3vae_tf.config import RunConfig, has_encoder, uses_partners
 from s3vae_tf.data import registry
 from s3vae_tf.data.pipeline import ClipSource, evaluation_dataset, training_dataset
 from s3vae_tf.data.registry import DatasetSpec
@@ -61,9 +61,10 @@ def train(config: RunConfig, run_dir: Path, probe: ProbeFactory | None = None):
         model = build_model(config, spec, dataset_size=train_source.size)
         jit = {"auto": "auto", "on": True, "off": False}[tc.jit_compile]
         model.compile(
-            optimizer=keras.optimizers.Adam(tc.learning_rate), jit_compile=jit, steps_per_execution=tc.steps_per_execution
+            optimizer=keras.optimizers.Adam(tc.learning_rate, beta_1=tc.adam_beta_1, beta_2=tc.adam_beta_2),
+            jit_compile=jit, steps_per_execution=tc.steps_per_execution,
         )
-        model.optimizer.build(model.trainable_variables)
+        model.build_optimizers()
         checkpoint = RunCheckpoint(model, write_dir / CHECKPOINTS)
         first_epoch = checkpoint.restore()
     if first_epoch >= tc.epochs:
@@ -112,4 +113,8 @@ def step_monitor(config: RunConfig, spec: DatasetSpec, splits, train_source: Cli
     count = min(tc.batch_size, train_source.size)
     batch = train_source.batch(tf.range(count), tf.constant([tc.seed, 7], tf.int64))
     built = probe(config, spec, splits) if tc.probe_every and probe is not None else None
-    return StepMonitor(run_dir, batch, tc.diagnostics_every, built, tc.probe_every, tuple(built.names()) if built else ())
+    # Gradient shares are those of the terms on the inference network: a generator without an encoder has none.
+    diagnostics = tc.diagnostics_every if has_encoder(config.variant) else 0
+    if not diagnostics and built is None:
+        return None
+    return StepMonitor(run_dir, batch, diagnostics, built, tc.probe_every, tuple(built.names()) if built else ())

@@ -47,6 +47,14 @@ def test_unknown_flag_and_bad_values(capsys, tmp_path):
     assert "invalid int value" in _one_line_error(capsys, ["--epochs", "many"])
 
 
+def test_comparison_model_flags(capsys, tmp_path):
+    assert "invalid choice: 'vae'" in _one_line_error(capsys, ["--variant", "vae"])
+    line = _one_line_error(capsys, ["--variant", "dsvae", "--dsvae-posterior", "mean", "--run-dir", str(tmp_path / "r")])
+    assert "unknown --dsvae-posterior 'mean'" in line and "factorised" in line
+    line = _one_line_error(capsys, ["--variant", "mocogan", "--mixed-precision", "float16", "--run-dir", str(tmp_path / "r")])
+    assert "--variant mocogan does not support --mixed-precision float16" in line
+
+
 def test_missing_lpc_dir(capsys, tmp_path):
     line = _one_line_error(
         capsys, ["--run-dir", str(tmp_path / "r"), "--data-dir", str(tmp_path / "d"), "--lpc-dir", str(tmp_path / "missing")]
