@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from export import layout, metadata, samples
-from s3vae_tf.config import RunConfig
+from s3vae_tf.config import ModelConfig, RunConfig, has_encoder
 from s3vae_tf.data import registry
 from s3vae_tf.data.registry import DatasetSpec
 from s3vae_tf.errors import UsageError
@@ -101,7 +101,7 @@ def _check_out_dir(request: ExportRequest, identity: dict[str, Any]) -> dict[str
         if not layout.is_empty(out):
             raise UsageError(f"--out {out} is not empty and holds no {metadata.FILE}: choose an empty or new directory")
         return None
-    old = metadata.identity(previous)
+    old = _with_new_defaults(metadata.identity(previous), identity)
     if old != identity:
         diffs = [k for k in identity if old.get(k) != identity[k]]
         if "architecture" in diffs:
@@ -116,6 +116,17 @@ def _check_out_dir(request: ExportRequest, identity: dict[str, Any]) -> dict[str
     if "savedmodel" in request.formats and version_dir.exists() and not request.overwrite:
         raise UsageError(f"{version_dir} already exists: pass --version {_next_version(out, request.name)} (or --overwrite)")
     return previous
+
+
+def _with_new_defaults(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``old`` identity with the model settings added since it was written at their defaults (which is what
+    a model of that time was built with), so an export of the same model compares equal."""
+    defaults = dataclasses.asdict(ModelConfig())
+    architecture = dict(old.get("architecture") or {})
+    for key in set(new.get("architecture") or {}) - set(architecture):
+        if key in defaults:
+            architecture[key] = defaults[key]
+    return {**old, "architecture": architecture} if "architecture" in old else old
 
 
 def _next_version(out: Path, name: str) -> int:
@@ -181,6 +192,8 @@ def export_run(request: ExportRequest, log: Callable[[str], None] = print) -> di
     if not (run_dir / "config.json").is_file():
         raise UsageError(f"{run_dir} is not a run directory (no config.json)")
     config = RunConfig.load(run_dir / "config.json")
+    if not has_encoder(config.variant):
+        raise UsageError(f"{run_dir} is a {config.variant} run: a generator without an encoder has no encode/decode/swap to export")
     spec = registry.get(config.dataset)
     prefix = _checkpoint_prefix(run_dir)
     architecture = _architecture(config, spec)

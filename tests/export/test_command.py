@@ -134,3 +134,28 @@ def test_quantizing_without_the_training_clips_is_one_line(tmp_path, tiny_run_di
     assert code == 2 and len(lines) == 1
     assert lines[0].startswith("export: error: cannot read the training clips that --quantize calibrates on: ")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_generator_run_is_refused_in_one_line(tmp_path, tiny_run_dir, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    config = json.loads((tiny_run_dir / "config.json").read_text())
+    config["variant"] = "mocogan"
+    (run / "config.json").write_text(json.dumps(config))
+    code, lines = export_cli(["--run", run, "--out", tmp_path / "out"], capsys)
+    assert code == 2 and lines == [f"export: error: {run} is a mocogan run: a generator without an encoder has no encode/decode/swap to export"]
+
+
+def test_an_export_written_before_a_model_setting_existed_is_the_same_model(tmp_path, tiny_export_dir):
+    out = tmp_path / "out"
+    shutil.copytree(tiny_export_dir, out)
+    meta = json.loads((out / "metadata.json").read_text())
+    meta["model"].pop("dsvae_posterior")  # as written before DSVAE existed
+    (out / "metadata.json").write_text(json.dumps(meta))
+    fresh = json.loads((tiny_export_dir / "metadata.json").read_text())
+    request = exporter.ExportRequest(run_dir=Path("unused"), out=out, formats=("onnx",))
+    assert exporter._check_out_dir(request, exporter.metadata.identity(fresh)) is not None
+    changed = exporter.metadata.identity(fresh)
+    changed["architecture"]["dsvae_posterior"] = "factorised"
+    with pytest.raises(exporter.UsageError, match=r"differs in model.dsvae_posterior"):
+        exporter._check_out_dir(request, changed)
