@@ -3,8 +3,8 @@
 * ``onnx_int8``: the float ONNX endpoint with its transposed convolutions rewritten as convolutions
   (:mod:`export.onnx_rewrite`, exact), then onnxruntime's static QDQ quantisation of every ``Conv``:
   int8 weights per output channel, uint8 activations with MinMax ranges read on calibration inputs made
-  from real training clips. Only the convolutions are quantised (encoder and decoder, 85% of ONNX Runtime's kernel time in a float
-  swap); the recurrent posterior and prior stay float32. onnxruntime fuses each quantised convolution into
+  from real training clips. Only the convolutions are quantised (encoder and decoder, 85% of ONNX
+  Runtime's kernel time in a float swap); the recurrent posterior and prior stay float32. onnxruntime fuses each quantised convolution into
   ``QLinearConv`` (VNNI on x86).
 * ``tflite_int8``: TFLite's post-training integer quantisation of the convolutions with the same
   calibration inputs (float inputs, outputs and other ops; :func:`export.tflite_export.convert`).
