@@ -295,8 +295,11 @@ def markdown(out: dict) -> str:
         if dataset == "sprite":
             a_text = f"{100 * split['action_type']:.1f} / {100 * split['direction']:.1f}%" if split else "—"
         else:
-            a_text = " / ".join(f"{100 * row['protocol_a'][h]['acc']['mean']:.1f}" if h in row["protocol_a"] else "—"
-                                for h in dynamic) + "%"
+            read = [100 * row["protocol_a"][h]["acc"]["mean"] if h in row["protocol_a"] else None for h in dynamic]
+            if all(v is not None for v in read):
+                a_text = " / ".join(f"{v:.1f}" for v in read) + "%"
+            else:  # a head this model is not scored on (MoCoGAN's one category of several dynamic heads)
+                a_text = " / ".join("—" if v is None else f"{v:.1f}%" for v in read)
         swap, swap_split = row.get("swap"), row.get("swap_split")
         swap_text = " / ".join(f"{100 * swap[k]:.1f}" for k in ("motion", "appearance", "both")) + "%" if swap else "—"
         if swap_split:

@@ -111,3 +111,20 @@ def test_the_benchmark_table_has_rows_for_the_comparison_models(tmp_path):
     mocogan_line = next(line for line in text.splitlines() if line.startswith("| mocogan"))
     assert mocogan_line.count("—") >= 6  # no headline (SMMNIST's is protocol B), no B, no swap
     assert bench.headline({"b": {}, "a": {"action": {}}}, "smmnist") is None
+
+
+def test_the_benchmark_table_marks_the_heads_a_generator_is_not_scored_on():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import evaluation as bench
+
+    def summary(acc):
+        return {"acc": {"mean": acc, "std": 0.0}, **{m: {"mean": 0.5, "std": 0.0} for m in bench.METRICS if m != "acc"}}
+
+    full = {"protocol_a": {"direction_1": summary(0.5), "direction_2": summary(0.25)}, "protocol_b": {"digit_1": {"mean": 0.9}},
+            "headline": {m: 0.5 for m in bench.METRICS}, "swap": None, "steps": 10, "train_seconds": 60}
+    moco = {"protocol_a": {"direction_1": summary(0.476)}, "protocol_b": {}, "headline": None, "swap": None,
+            "steps": 10, "train_seconds": 60}
+    lines = bench.markdown({"dataset": "smmnist", "preset": "cpu", "judge": {}, "paper": {},
+                            "variants": {"full": full, "mocogan": moco}}).splitlines()
+    assert "| 50.0 / 25.0% |" in next(line for line in lines if line.startswith("| full"))
+    assert "| 47.6% / — |" in next(line for line in lines if line.startswith("| mocogan"))
