@@ -262,12 +262,15 @@ TITLES = {"sprite": "Sprites, protocol A (action)", "smmnist": "SMMNIST, protoco
 
 def _row_headline(row: dict, dataset: str) -> dict:
     """A row's Table 1 cells; rows measured before the headline was recorded read protocol A's action."""
+    protocol, heads = HEADLINE[dataset]
     if "headline" in row:
         h = row["headline"]
         if h is None:  # not measurable for this model (see the row's not_applicable)
             return {m: None for m in METRICS}
+        if protocol == "a" and len(heads) == 1 and heads[0] in row["protocol_a"]:  # the same numbers, with their stds
+            return row["protocol_a"][heads[0]]
         return {m: ({"mean": h[m], "std": h["acc_std"]} if m == "acc" and "acc_std" in h else h[m]) for m in METRICS}
-    return row["protocol_a"][HEADLINE[dataset][1][0]]
+    return row["protocol_a"][heads[0]]
 
 
 def markdown(out: dict) -> str:
