@@ -128,3 +128,15 @@ def test_the_benchmark_table_marks_the_heads_a_generator_is_not_scored_on():
                             "variants": {"full": full, "mocogan": moco}}).splitlines()
     assert "| 50.0 / 25.0% |" in next(line for line in lines if line.startswith("| full"))
     assert "| 47.6% / — |" in next(line for line in lines if line.startswith("| mocogan"))
+
+
+def test_the_benchmark_tables_sprites_headline_keeps_its_stds():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import evaluation as bench
+
+    action = {m: {"mean": 0.5, "std": 0.125} for m in bench.METRICS}
+    row = {"protocol_a": {"action": action}, "protocol_b": {}, "headline": {**{m: 0.5 for m in bench.METRICS}, "acc_std": 0.125},
+           "swap": None, "steps": 10, "train_seconds": 60}
+    line = next(line for line in bench.markdown({"dataset": "sprite", "preset": "cpu", "judge": {}, "paper": {},
+                                                 "variants": {"dsvae": row}}).splitlines() if line.startswith("| dsvae"))
+    assert "| 50.00 ± 12.50% | 0.500 ± 0.125 | 0.500 ± 0.125 | 0.500 ± 0.125 |" in line
