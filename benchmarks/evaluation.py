@@ -261,7 +261,8 @@ TITLES = {"sprite": "Sprites, protocol A (action)", "smmnist": "SMMNIST, protoco
 
 
 def _row_headline(row: dict, dataset: str) -> dict:
-    """A row's Table 1 cells; rows measured before the headline was recorded read protocol A's action."""
+    """A row's Table 1 cells; rows measured before the headline was recorded read protocol A's action, and so does
+    a one-head protocol A headline (Sprites'), whose summaries keep every metric's std."""
     protocol, heads = HEADLINE[dataset]
     if "headline" in row:
         h = row["headline"]
